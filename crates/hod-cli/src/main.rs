@@ -1,0 +1,3 @@
+//! `hod`: the hydro-opendata command line.
+
+fn main() {}

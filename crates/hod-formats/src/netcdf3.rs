@@ -1,0 +1,15 @@
+//! Scanner for netcdf3 files (to be written).
+
+use crate::{FormatError, ReadAt};
+use hod_core::{Format, ScannedFile};
+
+/// Scans a netcdf3 file.
+///
+/// # Errors
+/// Not implemented yet.
+pub fn scan(_src: &dyn ReadAt) -> Result<ScannedFile, FormatError> {
+    Err(FormatError::Unsupported {
+        format: Format::Netcdf3,
+        what: "scanner not written yet".into(),
+    })
+}

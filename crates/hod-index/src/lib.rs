@@ -1,0 +1,1 @@
+//! Virtual datasets (to be written).
