@@ -1,3 +1,20 @@
-//! `hod`: the hydro-opendata command line.
+//! `hod`: the hydro-opendata command line. Each subcommand lives in its own module.
 
-fn main() {}
+mod cli;
+mod info;
+mod ingest;
+mod progress;
+mod refs;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

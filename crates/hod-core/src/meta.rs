@@ -38,7 +38,6 @@ pub fn attr_f64(v: &serde_json::Value) -> Option<f64> {
 /// Element type of an array as stored (before CF scale/offset decoding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
 pub enum DType {
     /// `bool`, one byte.
     Bool,

@@ -1,1 +1,21 @@
-//! Virtual datasets (to be written).
+//! Virtual datasets: many source files combined along a dimension into one dataset of chunk
+//! references, published atomically into a store, and exported as kerchunk references.
+//!
+//! The manifest format is described in `docs/design/manifest.md`.
+
+mod chunks;
+mod combine;
+mod dataset;
+mod error;
+pub mod kerchunk;
+pub mod manifest;
+pub mod values;
+
+pub use chunks::{ChunkRef, all_chunks};
+pub use combine::{Builder, Part, SHARD_FILES, SourceScan, concat_dim};
+pub use dataset::{
+    IngestOptions, IngestReport, Objects, Progress, Quiet, STORE_URL, ingest, list, packing_from_attrs,
+    read_meta, read_shards, read_variable, scan_file, unpack,
+};
+pub use error::IndexError;
+pub use manifest::{DatasetMeta, Shard, VariableMeta};

@@ -1,0 +1,76 @@
+//! Arguments and dispatch.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hod_store::Store;
+use std::path::PathBuf;
+
+/// Get, index and read hydrological open data.
+#[derive(Debug, Parser)]
+#[command(name = "hod", version, about)]
+pub struct Cli {
+    /// Where datasets live: a folder, s3://bucket/prefix (AWS_* variables give the endpoint and
+    /// credentials) or memory://.
+    #[arg(long, global = true, env = "HOD_STORE", default_value = "./hod-data")]
+    pub store: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index source files (paths, globs, s3:// URLs) into one virtual dataset.
+    Ingest {
+        /// Dataset name.
+        dataset: String,
+        /// Source files: local paths, globs ("era5/*.nc") or s3:// URLs.
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// Dimension to combine the files along.
+        #[arg(long, default_value = "time")]
+        concat_dim: String,
+        /// Upload the files into the store (default when the store is remote and the files local).
+        #[arg(long)]
+        copy: bool,
+        /// Reference local files in place even when the store is remote.
+        #[arg(long, conflicts_with = "copy")]
+        no_copy: bool,
+    },
+    /// List the datasets in the store.
+    List,
+    /// Describe a dataset: dimensions, coordinates, variables, sources, time coverage.
+    Info {
+        /// Dataset name.
+        dataset: String,
+    },
+    /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
+    Refs {
+        /// Dataset name.
+        dataset: String,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = Store::open(&cli.store).with_context(|| format!("cannot open store {}", cli.store))?;
+        match cli.command {
+            Command::Ingest {
+                dataset,
+                sources,
+                concat_dim,
+                copy,
+                no_copy,
+            } => crate::ingest::run(&store, &dataset, &sources, concat_dim, copy, no_copy, cli.json).await,
+            Command::List => crate::info::list(&store, cli.json).await,
+            Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
+            Command::Refs { dataset, output } => crate::refs::run(&store, &dataset, &output, cli.json).await,
+        }
+    })
+}

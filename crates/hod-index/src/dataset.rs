@@ -1,0 +1,586 @@
+//! Datasets in a store: ingest (scan, combine, publish atomically), open, list, read.
+
+use crate::IndexError;
+use crate::chunks::{ChunkRef, all_chunks};
+use crate::combine::{Builder, SourceScan};
+use crate::manifest::{DatasetMeta, Packing, Shard};
+use crate::values::{place, to_f64};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use hod_core::{ArrayMeta, ChunkLoc, ReadAt, ScannedFile};
+use hod_formats::{FileSource, ScanOptions, decode_chunk};
+use hod_store::{ObjectReader, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Prefix of source URLs that are keys in the dataset's own store.
+pub const STORE_URL: &str = "store:";
+/// Source files scanned at once.
+const SCAN_CONCURRENCY: usize = 16;
+/// Chunk reads in flight at once.
+const READ_CONCURRENCY: usize = 32;
+
+/// Reports progress of long operations (the CLI shows a bar).
+pub trait Progress: Send + Sync {
+    /// A phase starts with `total` steps.
+    fn start(&self, phase: &str, total: u64);
+    /// `n` more steps are done.
+    fn inc(&self, n: u64);
+}
+
+/// Progress that reports nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &str, _: u64) {}
+    fn inc(&self, _: u64) {}
+}
+
+/// Options of [`ingest`].
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Dimension to combine files along (`time` finds `valid_time` and other CF time axes too).
+    pub concat_dim: String,
+    /// Upload the source files into the store instead of referencing them in place.
+    pub copy: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            concat_dim: "time".into(),
+            copy: false,
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// Dataset name.
+    pub dataset: String,
+    /// The new version.
+    pub version: String,
+    /// Files scanned by this ingest.
+    pub scanned: usize,
+    /// Files uploaded into the store.
+    pub copied: usize,
+    /// Source objects in the dataset now.
+    pub sources: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Head {
+    version: String,
+}
+
+fn head_key(name: &str) -> String {
+    format!("datasets/{name}/HEAD")
+}
+
+fn check_name(name: &str) -> Result<(), IndexError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(IndexError::Invalid(format!(
+            "dataset name '{name}' must be 1-128 characters of letters, digits, '-', '_' or '.', not starting with '.'"
+        )))
+    }
+}
+
+/// A fresh version id: milliseconds since 1970 and a random suffix, so ids sort by time and
+/// never collide between concurrent writers.
+fn new_version() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms:013}-{:08x}", RandomState::new().hash_one(ms) as u32)
+}
+
+/// Reads source objects by URL: `store:` keys, local paths and `file://` URLs, `s3://` URLs.
+#[derive(Clone)]
+pub struct Objects {
+    store: Store,
+    others: Arc<Mutex<HashMap<String, Store>>>,
+}
+
+impl Objects {
+    /// Resolver for a dataset living in `store`.
+    pub fn new(store: &Store) -> Objects {
+        Objects {
+            store: store.clone(),
+            others: Arc::default(),
+        }
+    }
+
+    /// The store and key holding `url`.
+    ///
+    /// # Errors
+    /// When the URL's store cannot be opened.
+    pub fn locate(&self, url: &str) -> Result<(Store, String), IndexError> {
+        if let Some(key) = url.strip_prefix(STORE_URL) {
+            return Ok((self.store.clone(), key.to_string()));
+        }
+        let (root, key) = hod_store::resolve(url)?;
+        let mut others = self
+            .others
+            .lock()
+            .map_err(|_| IndexError::Invalid("resolver lock poisoned".into()))?;
+        let store = others.entry(root.url().to_string()).or_insert(root).clone();
+        Ok((store, key))
+    }
+
+    /// Reads a byte range of a source object.
+    ///
+    /// # Errors
+    /// The store error, naming the object and range.
+    pub async fn read(&self, url: &str, offset: u64, length: u64) -> Result<Bytes, IndexError> {
+        let (store, key) = self.locate(url)?;
+        Ok(store.get_range(&key, offset..offset + length).await?)
+    }
+
+    /// The URL fsspec would use for a source (for kerchunk export).
+    pub fn public_url(&self, url: &str) -> String {
+        match url.strip_prefix(STORE_URL) {
+            Some(key) => {
+                let root = self.store.url().trim_end_matches('/');
+                match root.strip_prefix("file://") {
+                    Some(path) => format!("{path}/{key}"),
+                    None => format!("{root}/{key}"),
+                }
+            }
+            None => url.strip_prefix("file://").unwrap_or(url).to_string(),
+        }
+    }
+}
+
+/// A source as given on the command line, resolved.
+struct Source {
+    /// URL recorded in the manifest.
+    url: String,
+    /// Local file, when the bytes can be read from disk.
+    local: Option<PathBuf>,
+    /// Name of the uploaded copy.
+    file_name: String,
+}
+
+fn source_of(spec: &str) -> Result<Source, IndexError> {
+    if spec.starts_with("s3://") || spec.starts_with("memory://") {
+        let file_name = spec.rsplit('/').next().unwrap_or(spec).to_string();
+        return Ok(Source {
+            url: spec.to_string(),
+            local: None,
+            file_name,
+        });
+    }
+    let path = Path::new(spec.strip_prefix("file://").unwrap_or(spec));
+    let abs = std::fs::canonicalize(path)
+        .map_err(|e| IndexError::Invalid(format!("source {}: {e}", path.display())))?;
+    let file_name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Source {
+        url: format!("file://{}", abs.display()),
+        local: Some(abs),
+        file_name,
+    })
+}
+
+/// Scans one object and reads its 1-D coordinates. Runs on a blocking thread.
+fn scan_blocking(src: &dyn ReadAt, idx: Option<String>, url: &str) -> Result<SourceScan, IndexError> {
+    let fmt = |source| IndexError::Format {
+        url: url.to_string(),
+        source,
+    };
+    let file = hod_formats::scan(src, &ScanOptions { grib_idx: idx }).map_err(fmt)?;
+    let mut coords = BTreeMap::new();
+    for v in file
+        .variables
+        .iter()
+        .filter(|v| v.meta.dims.len() == 1 && v.meta.dims[0] == v.name)
+    {
+        let mut values = vec![f64::NAN; v.meta.shape[0] as usize];
+        for c in &v.chunks {
+            let stored = match &c.loc {
+                ChunkLoc::Range { offset, length } => src.read_at(*offset, *length).map_err(|source| {
+                    fmt(hod_formats::FormatError::Read {
+                        offset: *offset,
+                        len: *length,
+                        source,
+                    })
+                })?,
+                ChunkLoc::Inline(b) => b.clone(),
+            };
+            let decoded = decode_chunk(&v.meta, &stored).map_err(fmt)?;
+            place(
+                &v.meta,
+                &c.index,
+                &to_f64(v.meta.dtype, v.meta.endian, &decoded),
+                &mut values,
+            );
+        }
+        coords.insert(v.name.clone(), values);
+    }
+    Ok(SourceScan {
+        url: url.to_string(),
+        size: src.size(),
+        file,
+        coords,
+    })
+}
+
+/// Scans sources and publishes them as dataset `name` (creating it, or extending it with files it
+/// does not hold yet).
+///
+/// # Errors
+/// A source that cannot be read or scanned, files that do not fit together (naming the first file
+/// that differs), or a store failure. Nothing is published then.
+pub async fn ingest(
+    store: &Store,
+    name: &str,
+    specs: &[String],
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport, IndexError> {
+    check_name(name)?;
+    if specs.is_empty() {
+        return Err(IndexError::Invalid("no source files given".into()));
+    }
+    if read_head(store, name).await?.is_some() {
+        return Err(IndexError::Invalid(format!(
+            "dataset '{name}' already exists; extending it is not supported yet: ingest under a new name"
+        )));
+    }
+    let mut sources = specs
+        .iter()
+        .map(|s| source_of(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut copied = 0;
+    if opts.copy {
+        progress.start("upload", sources.len() as u64);
+        for s in &mut sources {
+            let key = format!("datasets/{name}/objects/{}", s.file_name);
+            upload(store, s, &key).await?;
+            copied += 1;
+            s.url = format!("{STORE_URL}{key}");
+            progress.inc(1);
+        }
+    }
+    progress.start("scan", sources.len() as u64);
+    let objects = Objects::new(store);
+    let scans: Vec<SourceScan> = futures::stream::iter(sources)
+        .map(|s| {
+            let objects = objects.clone();
+            async move {
+                let scan = scan_source(&objects, s).await;
+                progress.inc(1);
+                scan
+            }
+        })
+        .buffered(SCAN_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let Some(first) = scans.first() else {
+        return Err(IndexError::Invalid("no source files given".into()));
+    };
+    let mut builder = Builder::new(name, first, Some(&opts.concat_dim))?;
+    for s in &scans {
+        builder.add(s)?;
+    }
+    let (meta, shards) = builder.finish()?;
+    let version = publish(store, meta, shards).await?;
+    let sources = read_meta(store, name).await?.sources;
+    Ok(IngestReport {
+        dataset: name.to_string(),
+        version,
+        scanned: scans.len(),
+        copied,
+        sources,
+    })
+}
+
+async fn upload(store: &Store, s: &Source, key: &str) -> Result<(), IndexError> {
+    // A re-run after an interruption skips what is already there.
+    let size = match &s.local {
+        Some(p) => std::fs::metadata(p)
+            .map_err(|e| IndexError::Invalid(format!("{}: {e}", p.display())))?
+            .len(),
+        None => {
+            let (st, k) = hod_store::resolve(&s.url)?;
+            st.size(&k).await?
+        }
+    };
+    if let Ok(existing) = store.size(key).await {
+        if existing == size {
+            return Ok(());
+        }
+    }
+    match &s.local {
+        Some(p) => {
+            store.put_file(key, p).await?;
+        }
+        None => {
+            let (st, k) = hod_store::resolve(&s.url)?;
+            store.put(key, st.get(&k).await?).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn scan_source(objects: &Objects, s: Source) -> Result<SourceScan, IndexError> {
+    let url = s.url.clone();
+    let join = |e: tokio::task::JoinError| IndexError::Invalid(format!("{url}: scan task failed: {e}"));
+    match (&s.local, url.starts_with(STORE_URL)) {
+        (Some(path), false) => {
+            let path = path.clone();
+            let u = url.clone();
+            tokio::task::spawn_blocking(move || {
+                let src = FileSource::open(&path)
+                    .map_err(|e| IndexError::Invalid(format!("{}: {e}", path.display())))?;
+                let idx_path = PathBuf::from(format!("{}.idx", path.display()));
+                let idx = std::fs::read_to_string(idx_path).ok();
+                scan_blocking(&src, idx, &u)
+            })
+            .await
+            .map_err(join)?
+        }
+        _ => {
+            let (store, key) = objects.locate(&url)?;
+            let reader = ObjectReader::open(&store, &key).await?;
+            let idx = store
+                .get_opt(&format!("{key}.idx"))
+                .await?
+                .and_then(|b| String::from_utf8(b.to_vec()).ok());
+            let u = url.clone();
+            tokio::task::spawn_blocking(move || scan_blocking(&reader, idx, &u))
+                .await
+                .map_err(join)?
+        }
+    }
+}
+
+/// Writes shards and the version document under a fresh version id, then switches `HEAD` to it.
+async fn publish(store: &Store, mut meta: DatasetMeta, shards: Vec<Shard>) -> Result<String, IndexError> {
+    let version = new_version();
+    let name = meta.name.clone();
+    meta.version = version.clone();
+    if let Some(concat) = &mut meta.concat {
+        for (n, (info, shard)) in concat.shards.iter_mut().zip(&shards).enumerate() {
+            info.key = format!("datasets/{name}/shards/{version}-{n:06}.hods");
+            store.put(&info.key, Bytes::from(shard.encode())).await?;
+        }
+    }
+    let inventory: Vec<&str> = shards
+        .iter()
+        .flat_map(|s| s.sources.iter().map(|x| x.url.as_str()))
+        .collect();
+    meta.sources_key = format!("datasets/{name}/sources/{version}.json");
+    store.put(&meta.sources_key, json_bytes(&inventory)).await?;
+    store
+        .put(
+            &format!("datasets/{name}/versions/{version}.json"),
+            json_bytes(&meta),
+        )
+        .await?;
+    store
+        .put(
+            &head_key(&name),
+            json_bytes(&Head {
+                version: version.clone(),
+            }),
+        )
+        .await?;
+    Ok(version)
+}
+
+fn json_bytes<T: Serialize>(v: &T) -> Bytes {
+    // Serialising manifest types to a Vec cannot fail.
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+async fn read_head(store: &Store, name: &str) -> Result<Option<Head>, IndexError> {
+    let key = head_key(name);
+    match store.get_opt(&key).await? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| IndexError::Corrupt {
+                key,
+                what: e.to_string(),
+            }),
+    }
+}
+
+/// Opens the current version of dataset `name`.
+///
+/// # Errors
+/// [`IndexError::NoDataset`] when there is none, or a store/corruption error.
+pub async fn read_meta(store: &Store, name: &str) -> Result<DatasetMeta, IndexError> {
+    check_name(name)?;
+    let head = read_head(store, name)
+        .await?
+        .ok_or_else(|| IndexError::NoDataset {
+            name: name.to_string(),
+            store: store.url().to_string(),
+        })?;
+    let key = format!("datasets/{name}/versions/{}.json", head.version);
+    let bytes = store.get(&key).await?;
+    serde_json::from_slice(&bytes).map_err(|e| IndexError::Corrupt {
+        key,
+        what: e.to_string(),
+    })
+}
+
+/// Loads the shards of a dataset that overlap elements `range` of the concat dimension.
+///
+/// # Errors
+/// A store or corruption error naming the shard.
+pub async fn read_shards(
+    store: &Store,
+    meta: &DatasetMeta,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<Shard>, IndexError> {
+    let Some(concat) = &meta.concat else {
+        return Ok(Vec::new());
+    };
+    let keys: Vec<String> = concat
+        .shards
+        .iter()
+        .filter(|s| s.start < range.end && s.end > range.start)
+        .map(|s| s.key.clone())
+        .collect();
+    futures::stream::iter(keys)
+        .map(|key| async move {
+            let bytes = store.get(&key).await?;
+            Shard::decode(&key, &bytes)
+        })
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
+/// Names of the datasets in a store.
+///
+/// # Errors
+/// A store error.
+pub async fn list(store: &Store) -> Result<Vec<String>, IndexError> {
+    let mut names: Vec<String> = store
+        .list("datasets/")
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            o.key
+                .strip_prefix("datasets/")?
+                .strip_suffix("/HEAD")
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Reads a whole variable, decoded as CF says: each source's own packing applied, `_FillValue`
+/// and `missing_value` → NaN. Meant for small variables and tests; `hod read` streams.
+///
+/// # Errors
+/// Unknown variable, unreadable or undecodable chunks (naming the source and byte range).
+pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str) -> Result<Vec<f64>, IndexError> {
+    let v = meta
+        .variables
+        .get(var)
+        .ok_or_else(|| crate::chunks::no_variable(meta, var))?;
+    let shards = read_shards(store, meta, 0..u64::MAX).await?;
+    let chunks = all_chunks(meta, &shards, var)?;
+    let objects = Objects::new(store);
+    let uniform = packing_from_attrs(&v.array);
+    let n: u64 = v.array.shape.iter().product();
+    let concat_coord = meta.concat.as_ref().and_then(|c| c.coord.as_deref()) == Some(var);
+    // The concat coordinate is re-encoded little-endian without codecs.
+    let array = v.array.clone();
+    let decoded: Vec<(Vec<u64>, Vec<f64>)> = futures::stream::iter(chunks)
+        .map(|c| {
+            let objects = objects.clone();
+            let array = array.clone();
+            let uniform = uniform.clone();
+            async move {
+                let stored = match &c.loc {
+                    ChunkLoc::Range { offset, length } => {
+                        objects.read(&c.url, *offset, *length).await?.to_vec()
+                    }
+                    ChunkLoc::Inline(b) => b.clone(),
+                };
+                let url = c.url.clone();
+                let ChunkRef { index, packing, .. } = c;
+                tokio::task::spawn_blocking(move || {
+                    let raw = if concat_coord {
+                        stored
+                    } else {
+                        decode_chunk(&array, &stored).map_err(|source| IndexError::Format { url, source })?
+                    };
+                    let mut values = to_f64(array.dtype, array.endian, &raw);
+                    unpack(&mut values, packing.as_ref().unwrap_or(&uniform));
+                    Ok::<_, IndexError>((index, values))
+                })
+                .await
+                .map_err(|e| IndexError::Invalid(format!("decode task failed: {e}")))?
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    // Chunks that are not stored hold the fill value, which decodes to NaN.
+    let mut out = vec![f64::NAN; n as usize];
+    for (index, values) in decoded {
+        place(&v.array, &index, &values, &mut out);
+    }
+    Ok(out)
+}
+
+/// CF packing from a variable's attributes.
+pub fn packing_from_attrs(a: &ArrayMeta) -> Packing {
+    let get = |k: &str| a.attrs.get(k).and_then(hod_core::attr_f64);
+    Packing {
+        scale_factor: get("scale_factor"),
+        add_offset: get("add_offset"),
+        fill_value: a.fill_value,
+        missing_value: get("missing_value"),
+    }
+}
+
+/// Applies CF decoding in place: fill and missing values → NaN, then `x * scale + offset`.
+pub fn unpack(values: &mut [f64], p: &Packing) {
+    let scale = p.scale_factor.unwrap_or(1.0);
+    let offset = p.add_offset.unwrap_or(0.0);
+    let is_missing = |x: f64| {
+        p.fill_value.is_some_and(|f| x == f || (f.is_nan() && x.is_nan()))
+            || p.missing_value.is_some_and(|m| x == m)
+    };
+    for x in values {
+        *x = if is_missing(*x) {
+            f64::NAN
+        } else {
+            *x * scale + offset
+        };
+    }
+}
+
+/// Scans one local file without storing anything (for `hod scan`-style inspection and tests).
+///
+/// # Errors
+/// The file cannot be read or scanned.
+pub fn scan_file(path: &Path) -> Result<ScannedFile, IndexError> {
+    let src = FileSource::open(path).map_err(|e| IndexError::Invalid(format!("{}: {e}", path.display())))?;
+    let idx = std::fs::read_to_string(format!("{}.idx", path.display())).ok();
+    Ok(scan_blocking(&src, idx, &path.display().to_string())?.file)
+}
