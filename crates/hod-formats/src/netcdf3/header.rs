@@ -245,7 +245,10 @@ impl<'a> Cursor<'a> {
             return Ok(Vec::new());
         }
         if found != tag {
-            return Err(corrupt(at, format!("expected {what} tag or ABSENT, found {found:#x}")));
+            return Err(corrupt(
+                at,
+                format!("expected {what} tag or ABSENT, found {found:#x}"),
+            ));
         }
         self.check_room(n, min_item)?;
         (0..n).map(|_| item(self)).collect()

@@ -154,7 +154,11 @@ fn variable(
     chunk_shape[..lead].fill(1);
     let dtype = v.ty.dtype();
     let mut meta = ArrayMeta::new(dims, shape.clone(), chunk_shape, dtype, Endian::Big);
-    meta.fill_value = v.attrs.iter().find(|a| a.name == "_FillValue").and_then(attr_first_f64);
+    meta.fill_value = v
+        .attrs
+        .iter()
+        .find(|a| a.name == "_FillValue")
+        .and_then(attr_first_f64);
     meta.attrs = var_attrs(&v.attrs);
 
     let overflow = || corrupt(v.at, format!("variable {}: size overflows", v.name));
@@ -189,7 +193,10 @@ fn variable(
         if v.begin < h.len {
             return Err(corrupt(
                 v.at,
-                format!("variable {}: data begin at {}, inside the header", v.name, v.begin),
+                format!(
+                    "variable {}: data begin at {}, inside the header",
+                    v.name, v.begin
+                ),
             ));
         }
         *budget = n_chunks
@@ -198,7 +205,10 @@ fn variable(
             .ok_or_else(|| {
                 corrupt(
                     v.at,
-                    format!("variable {}: the variables' data add up to more than the file", v.name),
+                    format!(
+                        "variable {}: the variables' data add up to more than the file",
+                        v.name
+                    ),
                 )
             })?;
         (0..n_chunks)
@@ -217,7 +227,12 @@ fn chunk(i: u64, lead_shape: &[u64], strides: &[u64], rank: usize, begin: u64, l
     let mut index = vec![0; rank];
     let mut rest = i;
     let mut offset = begin;
-    for ((slot, &n), &stride) in index[..lead_shape.len()].iter_mut().zip(lead_shape).zip(strides).rev() {
+    for ((slot, &n), &stride) in index[..lead_shape.len()]
+        .iter_mut()
+        .zip(lead_shape)
+        .zip(strides)
+        .rev()
+    {
         *slot = rest % n;
         rest /= n;
         // Cannot overflow: the last chunk's end was checked against the file size.

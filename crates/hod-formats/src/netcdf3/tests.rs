@@ -99,7 +99,14 @@ impl W {
 }
 
 /// A header with the given layout; `begins` are the variables' data offsets.
-fn header(version: u8, numrecs: u64, dims: &[(&str, u64)], gattrs: &[A], vars: &[V], begins: &[u64]) -> Vec<u8> {
+fn header(
+    version: u8,
+    numrecs: u64,
+    dims: &[(&str, u64)],
+    gattrs: &[A],
+    vars: &[V],
+    begins: &[u64],
+) -> Vec<u8> {
     let mut w = W {
         version,
         out: vec![b'C', b'D', b'F', version],
@@ -163,7 +170,11 @@ fn bytes_at<'a>(f: &'a [u8], v: &ScannedVariable, i: usize) -> &'a [u8] {
 #[test]
 fn two_record_variables_are_padded_and_interleaved() {
     let dims = [("time", 0), ("y", 3)];
-    let vars = [var("fix", &[1], INT), var("time", &[0], INT), var("x", &[0, 1], SHORT)];
+    let vars = [
+        var("fix", &[1], INT),
+        var("time", &[0], INT),
+        var("x", &[0, 1], SHORT),
+    ];
     let h = header_len(1, &dims, &[], &vars);
     // fix: 12 bytes; then records of time (4) + x (6, padded to 8): recsize 12.
     let begins = [h, h + 12, h + 16];
@@ -172,16 +183,29 @@ fn two_record_variables_are_padded_and_interleaved() {
     let f = file(
         header(1, 2, &dims, &[], &vars, &begins),
         h + 12 + 2 * 12,
-        &[(h + 12, &7i32.to_be_bytes()), (h + 16, &x0), (h + 24, &8i32.to_be_bytes()), (h + 28, &x1)],
+        &[
+            (h + 12, &7i32.to_be_bytes()),
+            (h + 16, &x0),
+            (h + 24, &8i32.to_be_bytes()),
+            (h + 28, &x1),
+        ],
     );
     let s = scan(&SliceSource(&f)).unwrap();
-    let [fix, time, x] = &s.variables[..] else { panic!() };
+    let [fix, time, x] = &s.variables[..] else {
+        panic!()
+    };
     assert_eq!(fix.meta.shape, vec![3]);
     assert_eq!(ranges(fix), vec![(vec![0], h, 12)]);
-    assert_eq!((time.meta.shape.clone(), time.meta.chunks.clone()), (vec![2], vec![1]));
+    assert_eq!(
+        (time.meta.shape.clone(), time.meta.chunks.clone()),
+        (vec![2], vec![1])
+    );
     assert_eq!(ranges(time), vec![(vec![0], h + 12, 4), (vec![1], h + 24, 4)]);
     assert_eq!(x.meta.dims, vec!["time", "y"]);
-    assert_eq!((x.meta.shape.clone(), x.meta.chunks.clone()), (vec![2, 3], vec![1, 3]));
+    assert_eq!(
+        (x.meta.shape.clone(), x.meta.chunks.clone()),
+        (vec![2, 3], vec![1, 3])
+    );
     assert_eq!(ranges(x), vec![(vec![0, 0], h + 16, 6), (vec![1, 0], h + 28, 6)]);
     assert_eq!(bytes_at(&f, x, 1), &x1[..]);
     assert_eq!(bytes_at(&f, time, 1), &8i32.to_be_bytes());
@@ -204,7 +228,11 @@ fn a_single_record_variable_is_packed_and_must_lead() {
     let s = scan(&SliceSource(&f)).unwrap();
     assert_eq!(
         ranges(&s.variables[0]),
-        vec![(vec![0, 0], h, 6), (vec![1, 0], h + 6, 6), (vec![2, 0], h + 12, 6)]
+        vec![
+            (vec![0, 0], h, 6),
+            (vec![1, 0], h + 6, 6),
+            (vec![2, 0], h + 12, 6)
+        ]
     );
 }
 
@@ -217,13 +245,20 @@ fn streaming_numrecs_comes_from_the_file_size() {
     let f = file(header(2, 0xFFFF_FFFF, &dims, &[], &vars, &[h]), h + 20, &[]);
     let s = scan(&SliceSource(&f)).unwrap();
     assert_eq!(s.variables[0].meta.shape, vec![2]);
-    assert_eq!(ranges(&s.variables[0]), vec![(vec![0], h, 8), (vec![1], h + 8, 8)]);
+    assert_eq!(
+        ranges(&s.variables[0]),
+        vec![(vec![0], h, 8), (vec![1], h + 8, 8)]
+    );
 }
 
 #[test]
 fn rank4_variables_have_one_chunk_per_leading_index() {
     let dims = [("time", 0), ("level", 2), ("y", 2), ("x", 3)];
-    let vars = [var("u", &[0, 1, 2, 3], FLOAT), var("w", &[0], BYTE), var("z", &[1, 1, 2, 3], SHORT)];
+    let vars = [
+        var("u", &[0, 1, 2, 3], FLOAT),
+        var("w", &[0], BYTE),
+        var("z", &[1, 1, 2, 3], SHORT),
+    ];
     let h = header_len(1, &dims, &[], &vars);
     // Fixed z (2*2*2*3 shorts = 48 bytes) first, then records: u 48 bytes + w 1 (padded 4).
     let begins = [h + 48, h + 96, h];
@@ -240,7 +275,10 @@ fn rank4_variables_have_one_chunk_per_leading_index() {
             (vec![1, 1, 0, 0], h + 124, 24),
         ]
     );
-    assert_eq!(ranges(s.variable("w").unwrap()), vec![(vec![0], h + 96, 1), (vec![1], h + 148, 1)]);
+    assert_eq!(
+        ranges(s.variable("w").unwrap()),
+        vec![(vec![0], h + 96, 1), (vec![1], h + 148, 1)]
+    );
     let z = s.variable("z").unwrap();
     assert_eq!(z.meta.chunks, vec![1, 1, 2, 3]);
     assert_eq!(z.chunks.len(), 4);
@@ -295,7 +333,10 @@ fn attributes_become_json_and_fill_value_is_taken_out() {
     assert_eq!(m.attrs["units"], "K");
     assert_eq!(m.attrs["flags"], serde_json::json!([-1, 0, 1]));
     assert_eq!(m.attrs["empty"], serde_json::json!([]));
-    assert_eq!((m.dtype, m.endian, m.codecs.is_empty()), (hod_core::DType::I16, Endian::Big, true));
+    assert_eq!(
+        (m.dtype, m.endian, m.codecs.is_empty()),
+        (hod_core::DType::I16, Endian::Big, true)
+    );
 }
 
 #[test]
@@ -318,7 +359,10 @@ fn cdf5_has_wide_fields_and_more_types() {
     assert_eq!(a.meta.attrs["big"], -5_000_000_000i64);
     assert_eq!(ranges(a), vec![(vec![0], h, 6)]);
     let c = s.variable("c").unwrap();
-    assert_eq!((c.meta.dtype, c.meta.shape.clone()), (hod_core::DType::U8, vec![3, 4]));
+    assert_eq!(
+        (c.meta.dtype, c.meta.shape.clone()),
+        (hod_core::DType::U8, vec![3, 4])
+    );
     assert_eq!(ranges(c), vec![(vec![0, 0], h + 8, 12)]);
     let sc = s.variable("scalar").unwrap();
     assert_eq!((sc.meta.shape.clone(), sc.meta.chunks.clone()), (vec![], vec![]));
@@ -350,18 +394,28 @@ fn data_inside_the_header_or_overlapping_is_corrupt() {
     let h = header_len(1, &dims, &[], &vars);
     let f = file(header(1, 0, &dims, &[], &vars, &[h, h]), h + 4000, &[]);
     let e = scan(&SliceSource(&f)).unwrap_err();
-    assert!(e.to_string().contains("variable w: the variables' data add up to more than the file"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("variable w: the variables' data add up to more than the file"),
+        "{e}"
+    );
 }
 
 #[test]
 fn absurd_counts_fail_without_reading_on() {
     let mut f = b"CDF\x01\0\0\0\0\0\0\0\x0a\x7f\xff\xff\xff".to_vec();
     f.resize(64, 0);
-    assert!(matches!(scan(&SliceSource(&f)).unwrap_err(), FormatError::Truncated { .. }));
+    assert!(matches!(
+        scan(&SliceSource(&f)).unwrap_err(),
+        FormatError::Truncated { .. }
+    ));
     f[11] = 0x0B;
     let e = scan(&SliceSource(&f)).unwrap_err();
     assert!(e.to_string().contains("expected NC_DIMENSION tag"), "{e}");
-    assert!(matches!(scan(&SliceSource(b"CDF\x03")).unwrap_err(), FormatError::Corrupt { offset: 0, .. }));
+    assert!(matches!(
+        scan(&SliceSource(b"CDF\x03")).unwrap_err(),
+        FormatError::Corrupt { offset: 0, .. }
+    ));
 }
 
 /// A source that records how far it was read.
