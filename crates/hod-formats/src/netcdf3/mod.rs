@@ -95,7 +95,7 @@ impl Records {
         let stride = sizes
             .iter()
             .try_fold(0u64, |acc, &s| acc.checked_add(padded(s)?))
-            .ok_or_else(|| corrupt(0, "record size overflows"))?;
+            .ok_or_else(|| corrupt(rec_vars.first().map_or(0, |v| v.at), "record size overflows"))?;
         let stride = match sizes.first() {
             Some(&first) if padded(first) == Some(stride) => first,
             _ => stride,
