@@ -490,12 +490,13 @@ pub async fn list(store: &Store) -> Result<Vec<String>, IndexError> {
     Ok(names)
 }
 
-/// Reads a whole variable, decoded as CF says: each source's own packing applied, `_FillValue`
-/// and `missing_value` → NaN. Meant for small variables and tests; `hod read` streams.
+/// Reads a whole variable as `f64`. With `cf`, values are decoded as CF says: each source's own
+/// packing applied, `_FillValue` and `missing_value` → NaN; without, they are the stored values.
+/// Meant for small variables and tests; `hod read` streams.
 ///
 /// # Errors
 /// Unknown variable, unreadable or undecodable chunks (naming the source and byte range).
-pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str) -> Result<Vec<f64>, IndexError> {
+pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str, cf: bool) -> Result<Vec<f64>, IndexError> {
     let v = meta
         .variables
         .get(var)
@@ -529,7 +530,9 @@ pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str) -> Resu
                         decode_chunk(&array, &stored).map_err(|source| IndexError::Format { url, source })?
                     };
                     let mut values = to_f64(array.dtype, array.endian, &raw);
-                    unpack(&mut values, packing.as_ref().unwrap_or(&uniform));
+                    if cf {
+                        unpack(&mut values, packing.as_ref().unwrap_or(&uniform));
+                    }
                     Ok::<_, IndexError>((index, values))
                 })
                 .await
@@ -540,7 +543,8 @@ pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str) -> Resu
         .try_collect()
         .await?;
     // Chunks that are not stored hold the fill value, which decodes to NaN.
-    let mut out = vec![f64::NAN; n as usize];
+    let fill = if cf { f64::NAN } else { v.array.fill_value.unwrap_or(f64::NAN) };
+    let mut out = vec![fill; n as usize];
     for (index, values) in decoded {
         place(&v.array, &index, &values, &mut out);
     }
