@@ -60,10 +60,10 @@ fn assemble(src: &dyn ReadAt, var: &ScannedVariable) -> Vec<f64> {
             ChunkLoc::Inline(b) => b.clone(),
         };
         let decoded = decode_chunk(meta, &stored).unwrap();
+        let mut pos = vec![0u64; meta.shape.len()];
         for (k, b) in decoded.chunks_exact(size).enumerate() {
             // Position inside the chunk, innermost dimension last.
             let (mut rem, mut flat, mut inside) = (k as u64, 0u64, true);
-            let mut pos = vec![0u64; meta.shape.len()];
             for d in (0..meta.shape.len()).rev() {
                 pos[d] = entry.index[d] * meta.chunks[d] + rem % meta.chunks[d];
                 rem /= meta.chunks[d];

@@ -51,8 +51,9 @@ pub(super) struct Georef {
     pub crs: Option<String>,
     /// The PROJ string built from the GeoKeys of a user-defined CRS.
     pub proj4: Option<String>,
-    /// Name of the projected linear unit (CF `units` of the coordinates).
-    pub linear_unit: &'static str,
+    /// Name of the projected linear unit (CF `units` of the coordinates), when the GeoKeys
+    /// give it (ProjLinearUnitsGeoKey; no EPSG database here to look it up).
+    pub linear_unit: Option<&'static str>,
     /// Every GeoKey, by key id.
     pub keys: BTreeMap<u16, GeoValue>,
 }
@@ -94,8 +95,8 @@ pub(super) fn read(layout: Layout, src: &dyn ReadAt, ifd: &Ifd) -> Result<Georef
             let dir = layout.uints(src, e)?;
             let doubles = floats(GEO_DOUBLE_PARAMS)?.unwrap_or_default();
             let ascii = match ifd.get(GEO_ASCII_PARAMS) {
-                Some(e) => layout.ascii(src, e)?,
-                None => String::new(),
+                Some(e) => layout.bytes(src, e)?,
+                None => Vec::new(),
             };
             parse_keys(&dir, &doubles, &ascii, ifd.offset)?
         }
@@ -108,7 +109,7 @@ pub(super) fn read(layout: Layout, src: &dyn ReadAt, ifd: &Ifd) -> Result<Georef
         geographic: false,
         crs: None,
         proj4: None,
-        linear_unit: "metre",
+        linear_unit: None,
         keys,
     };
     g.pixel_is_point = g.short(1025) == Some(2);
@@ -158,7 +159,7 @@ pub(super) fn read(layout: Layout, src: &dyn ReadAt, ifd: &Ifd) -> Result<Georef
 fn parse_keys(
     dir: &[u64],
     doubles: &[f64],
-    ascii: &str,
+    ascii: &[u8],
     at: u64,
 ) -> Result<BTreeMap<u16, GeoValue>, FormatError> {
     let bad = |what: String| corrupt(at, format!("GeoKeyDirectory: {what}"));
@@ -182,13 +183,15 @@ fn parse_keys(
                     .ok_or_else(|| bad(format!("key {key} points past the double params")))?
                     .to_vec(),
             ),
-            34737 => GeoValue::Ascii(
-                ascii
-                    .get(range)
-                    .ok_or_else(|| bad(format!("key {key} points past the ASCII params")))?
-                    .trim_end_matches('|')
-                    .to_string(),
-            ),
+            34737 => {
+                // Writers disagree on whether the count includes the '|' or NUL: clamp it.
+                let end = range.end.min(ascii.len());
+                let text = ascii
+                    .get(range.start..end)
+                    .ok_or_else(|| bad(format!("key {key} points past the ASCII params")))?;
+                let text = String::from_utf8_lossy(text);
+                GeoValue::Ascii(text.trim_end_matches(['|', '\0']).to_string())
+            }
             34735 => GeoValue::Short(dir.get(value as usize).copied().unwrap_or_default()),
             other => return Err(bad(format!("key {key} has location tag {other}"))),
         };
@@ -212,7 +215,7 @@ fn crs(g: &mut Georef) {
         Some(9003) => (("us-ft", "US survey foot"), Some((1200.0, 3937.0))),
         Some(_) => (("", "unknown"), None),
     };
-    g.linear_unit = unit.1;
+    g.linear_unit = g.short(3076).and(to_metre).map(|_| unit.1);
     let code = if g.geographic {
         geographic_code
     } else {
@@ -299,11 +302,16 @@ mod tests {
     #[test]
     fn keys_point_into_params() {
         let dir = [1, 1, 0, 3, 1024, 0, 1, 1, 3078, 34736, 1, 1, 1026, 34737, 4, 0];
-        let keys = parse_keys(&dir, &[7.0, 29.5], "abc||", 0).unwrap();
+        let keys = parse_keys(&dir, &[7.0, 29.5], b"abc||", 0).unwrap();
         assert_eq!(keys[&1024], GeoValue::Short(1));
         assert_eq!(keys[&3078], GeoValue::Doubles(vec![29.5]));
         assert_eq!(keys[&1026], GeoValue::Ascii("abc".into()));
-        assert!(parse_keys(&dir, &[7.0], "abc|", 0).is_err());
-        assert!(parse_keys(&dir[..10], &[], "", 0).is_err());
+        assert!(parse_keys(&dir, &[7.0], b"abc|", 0).is_err());
+        assert!(parse_keys(&dir[..10], &[], b"", 0).is_err());
+        // An ASCII count one past the end (a NUL counted twice) is clamped.
+        assert_eq!(
+            parse_keys(&dir, &[7.0, 29.5], b"abc", 0).unwrap()[&1026],
+            GeoValue::Ascii("abc".into())
+        );
     }
 }

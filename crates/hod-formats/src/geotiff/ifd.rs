@@ -100,7 +100,7 @@ impl Layout {
         }
     }
 
-    /// Offsets of every IFD in the chain, first one first.
+    /// Every IFD of the chain, first one first.
     pub fn ifd_chain(self, src: &dyn ReadAt, first: u64) -> Result<Vec<Ifd>, FormatError> {
         let mut ifds: Vec<Ifd> = Vec::new();
         let mut next = first;
@@ -209,11 +209,15 @@ impl Layout {
         }
     }
 
+    /// An entry's bytes, whatever its type (ASCII values keep their NUL).
+    pub fn bytes(self, src: &dyn ReadAt, e: &Entry) -> Result<Vec<u8>, FormatError> {
+        Ok(self.raw(src, e)?.0)
+    }
+
     /// An entry's ASCII value, without its trailing NUL.
     pub fn ascii(self, src: &dyn ReadAt, e: &Entry) -> Result<String, FormatError> {
-        let (bytes, _) = self.raw(src, e)?;
-        let text = String::from_utf8_lossy(&bytes);
-        Ok(text.trim_end_matches('\0').to_string())
+        let bytes = self.bytes(src, e)?;
+        Ok(String::from_utf8_lossy(&bytes).trim_end_matches('\0').to_string())
     }
 }
 

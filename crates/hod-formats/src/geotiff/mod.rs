@@ -3,8 +3,9 @@
 //! Reads the header, the IFD chain and the tag arrays that locate the tiles or strips; never
 //! the image data. Classic TIFF and BigTIFF, either byte order.
 //!
-//! - Only the first IFD (the full-resolution image) becomes the variable `band_data`; COG
-//!   overviews and masks (later IFDs) are ignored, their number is the `overviews` attribute.
+//! - Only the first IFD (the full-resolution image) becomes the variable `band_data`; later
+//!   IFDs (COG overviews, masks, further pages) are ignored; the number of reduced-resolution
+//!   ones is the `overviews` attribute.
 //! - One band: dims (`y`, `x`). Several bands: (`band`, `y`, `x`) with one band per chunk when
 //!   planes are separate (PlanarConfiguration 2), (`y`, `x`, `band`) when interleaved.
 //! - A chunk is a tile (edge tiles are stored full size) or a strip of RowsPerStrip rows (the
@@ -31,6 +32,9 @@ use ifd::{Ifd, Layout, corrupt};
 
 /// Largest decoded chunk accepted (a whole-image strip of a big uncompressed file fits).
 const MAX_CHUNK_BYTES: u64 = 1 << 30;
+/// Chunks up to this size are always accepted; larger ones only as far as the file could
+/// hold them (a corrupt tile size must not make every decode allocate a gigabyte).
+const MIN_CHUNK_CAP: u64 = 16 << 20;
 /// Coordinate arrays up to this many bytes are always accepted; larger ones only when the
 /// file itself is as large (a corrupt width must not allocate gigabytes).
 const MIN_COORD_CAP: u64 = 64 << 20;
@@ -226,6 +230,19 @@ impl Image {
         if self.separate_planes { 1 } else { self.samples }
     }
 
+    /// The largest decoded chunk this file could hold: its own size uncompressed, at most
+    /// ~1032:1 deflate and ~2730:1 LZW expansion (codes of 12 bits yielding ≤ 4096 bytes).
+    fn chunk_cap(&self, file_size: u64) -> u64 {
+        let ratio = match self.compression {
+            5 => 2731,
+            8 | 32946 => 1033,
+            _ => 1,
+        };
+        file_size
+            .saturating_mul(ratio)
+            .clamp(MIN_CHUNK_CAP, MAX_CHUNK_BYTES)
+    }
+
     /// Decompression then un-prediction.
     fn codecs(&self) -> Result<Vec<Codec>, FormatError> {
         let mut codecs = match self.compression {
@@ -253,14 +270,20 @@ impl Image {
 
     /// `band_data`: metadata and one chunk entry per stored tile or strip.
     fn variable(&self, file_size: u64) -> Result<ScannedVariable, FormatError> {
+        let codecs = self.codecs()?;
         let (rows, cols) = (self.chunk_rows, self.chunk_cols);
         let spp = self.chunk_samples();
         let chunk_bytes = rows
             .checked_mul(cols)
             .and_then(|n| n.checked_mul(spp))
             .and_then(|n| n.checked_mul(self.dtype.size() as u64))
-            .filter(|&n| n <= MAX_CHUNK_BYTES)
-            .ok_or_else(|| unsupported(format!("chunks of {rows}x{cols}x{spp} samples are too large")))?;
+            .filter(|&n| n <= self.chunk_cap(file_size))
+            .ok_or_else(|| {
+                corrupt(
+                    self.at,
+                    format!("chunks of {rows}x{cols}x{spp} samples are too large for this file"),
+                )
+            })?;
         let (dims, shape, chunks): (&[&str], _, _) = if self.samples == 1 {
             (&["y", "x"], vec![self.height, self.width], vec![rows, cols])
         } else if self.separate_planes {
@@ -278,7 +301,7 @@ impl Image {
         };
         let dims = dims.iter().map(|d| d.to_string()).collect();
         let mut meta = ArrayMeta::new(dims, shape, chunks, self.dtype, self.endian);
-        meta.codecs = self.codecs()?;
+        meta.codecs = codecs;
 
         let across = self.width.div_ceil(cols);
         let down = self.height.div_ceil(rows);
@@ -416,8 +439,8 @@ fn coordinate(name: &str, n: u64, g: &Georef, cap: u64) -> Result<ScannedVariabl
         .collect();
     let mut meta = ArrayMeta::new(vec![name.into()], vec![n], vec![n], DType::F64, Endian::Little);
     let (standard_name, long_name, units) = match (g.geographic, axis) {
-        (true, "X") => ("longitude", "longitude", "degrees_east"),
-        (true, _) => ("latitude", "latitude", "degrees_north"),
+        (true, "X") => ("longitude", "longitude", Some("degrees_east")),
+        (true, _) => ("latitude", "latitude", Some("degrees_north")),
         (false, "X") => (
             "projection_x_coordinate",
             "x coordinate of projection",
@@ -432,7 +455,9 @@ fn coordinate(name: &str, n: u64, g: &Georef, cap: u64) -> Result<ScannedVariabl
     if g.georeferenced {
         meta.attrs.insert("standard_name".into(), standard_name.into());
         meta.attrs.insert("long_name".into(), long_name.into());
-        meta.attrs.insert("units".into(), units.into());
+        if let Some(u) = units {
+            meta.attrs.insert("units".into(), u.into());
+        }
     }
     meta.attrs.insert("axis".into(), axis.into());
     Ok(ScannedVariable {
