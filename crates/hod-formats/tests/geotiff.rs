@@ -438,9 +438,53 @@ fn hand_built_striped_little_endian_tiff() {
     t.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
     let src = SliceSource(&t);
     let file = geotiff::scan(&src).unwrap();
+    // The format is sniffed from the magic bytes.
+    assert_eq!(hod_formats::scan(&src, &Default::default()).unwrap(), file);
     let var = file.variable("band_data").unwrap();
     assert_eq!((var.meta.chunks.as_slice(), var.chunks.len()), (&[1, 3][..], 2));
     assert_eq!(band(&src, &file), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+}
+
+/// Records every read, to prove the scanner never touches the image data.
+struct Recording<'a>(SliceSource<'a>, std::sync::Mutex<Vec<(u64, u64)>>);
+
+impl ReadAt for Recording<'_> {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_at(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        self.1.lock().unwrap().push((offset, len));
+        self.0.read_at(offset, len)
+    }
+}
+
+#[test]
+fn scan_reads_headers_and_tag_arrays_only() {
+    for path in [
+        data("dem/dem.tif"),
+        data("dem/dem_cog.tif"),
+        data("landuse/lcmap_tiny_cog_2019.tif"),
+    ] {
+        let bytes = std::fs::read(&path).unwrap();
+        let src = Recording(SliceSource(&bytes), Default::default());
+        let file = geotiff::scan(&src).unwrap();
+        let reads = src.1.into_inner().unwrap();
+        for entry in &file.variable("band_data").unwrap().chunks {
+            let ChunkLoc::Range { offset, length } = entry.loc else {
+                panic!()
+            };
+            for &(o, l) in &reads {
+                assert!(
+                    o + l <= offset || o >= offset + length,
+                    "{path:?}: read {o}+{l} hits a chunk"
+                );
+            }
+        }
+        assert!(
+            reads.iter().map(|r| r.1).sum::<u64>() < 16 * 1024,
+            "{path:?}: {reads:?}"
+        );
+    }
 }
 
 fn dem_cog_bytes() -> &'static [u8] {
