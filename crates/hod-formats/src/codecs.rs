@@ -15,6 +15,10 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
         buf = match codec {
             Codec::Zlib => inflate(&buf)?,
             Codec::Shuffle { element_size } => unshuffle(&buf, *element_size),
+            tiff
+            @ (Codec::Lzw | Codec::HorizontalPredictor { .. } | Codec::FloatingPointPredictor { .. }) => {
+                crate::geotiff::decode_step(tiff, buf, meta)?
+            }
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
