@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Quickstart: build hod, ingest the sample data sets into the embedded local store (./hod-data,
+# or $HOD_STORE) and describe them. Re-running replaces the sample datasets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${HOD_TEST_DATA:-$(cd .. && pwd)/shared/data}"
+cargo build --release --quiet -p hod-cli
+hod=target/release/hod
+store="${HOD_STORE:-./hod-data}"
+rm -rf "$store/datasets/era5-nc3" "$store/datasets/era5-nc4" "$store/datasets/era5-grib" "$store/datasets/dem"
+"$hod" --store "$store" ingest era5-nc3 "$data/era5-daily-nc3/*.nc"
+"$hod" --store "$store" ingest era5-nc4 "$data/era5-daily-nc4/*.nc"
+"$hod" --store "$store" ingest era5-grib "$data/era5-daily-grib/*.grib"
+"$hod" --store "$store" ingest dem "$data/dem/dem_cog.tif"
+"$hod" --store "$store" list
+for d in era5-nc3 era5-nc4 era5-grib dem; do echo; "$hod" --store "$store" info "$d"; done
