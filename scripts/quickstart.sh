@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Quickstart: build hod, ingest the sample data sets into the embedded local store (./hod-data,
-# or $HOD_STORE) and describe them. Re-running replaces the sample datasets.
+# or $HOD_STORE) and describe them. Re-running is cheap: files a dataset holds are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HOD_TEST_DATA:-$(cd .. && pwd)/shared/data}"
 cargo build --release --quiet -p hod-cli
 hod=target/release/hod
 store="${HOD_STORE:-./hod-data}"
-rm -rf "$store/datasets/era5-nc3" "$store/datasets/era5-nc4" "$store/datasets/era5-grib" "$store/datasets/dem"
 "$hod" --store "$store" ingest era5-nc3 "$data/era5-daily-nc3/*.nc"
 "$hod" --store "$store" ingest era5-nc4 "$data/era5-daily-nc4/*.nc"
 "$hod" --store "$store" ingest era5-grib "$data/era5-daily-grib/*.grib"

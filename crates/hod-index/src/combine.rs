@@ -227,8 +227,13 @@ impl Builder {
         let mut packing = BTreeMap::new();
         for v in &scan.file.variables {
             let ours = &self.meta.variables[&v.name].array;
-            let axis = check_variable(ours, v, &concat.dim)
-                .map_err(|w| mismatch(format!("variable '{}': {w}", v.name)))?;
+            // The concat coordinate is re-encoded when combined; its values are compared instead.
+            let axis = if concat.coord.as_deref() == Some(v.name.as_str()) {
+                v.meta.dims.iter().position(|d| *d == concat.dim)
+            } else {
+                check_variable(ours, v, &concat.dim)
+                    .map_err(|w| mismatch(format!("variable '{}': {w}", v.name)))?
+            };
             if let Some(axis) = axis {
                 let n = v.meta.shape[axis];
                 if *len.get_or_insert(n) != n {
@@ -305,7 +310,10 @@ fn check_variable(ours: &ArrayMeta, theirs: &ScannedVariable, dim: &str) -> Resu
         return Err(format!("dims {:?} instead of {:?}", t.dims, ours.dims));
     }
     if t.dtype != ours.dtype || t.endian != ours.endian {
-        return Err(format!("dtype {:?} instead of {:?}", t.dtype, ours.dtype));
+        return Err(format!(
+            "dtype {:?}/{:?} instead of {:?}/{:?}",
+            t.dtype, t.endian, ours.dtype, ours.endian
+        ));
     }
     if t.chunks != ours.chunks {
         return Err(format!("chunk shape {:?} instead of {:?}", t.chunks, ours.chunks));
@@ -327,6 +335,113 @@ fn same_values(a: &[f64], b: &[f64]) -> bool {
 }
 
 impl Builder {
+    /// Reopens a published dataset for extension: its files become parts again.
+    /// `static_coords` are the values of its 1-D coordinates that do not run along the concat dim.
+    ///
+    /// # Errors
+    /// [`IndexError::Invalid`] for a dataset without a concat dimension (it holds one file).
+    pub fn from_existing(
+        mut meta: DatasetMeta,
+        shards: &[Shard],
+        static_coords: BTreeMap<String, Vec<f64>>,
+    ) -> Result<Builder, IndexError> {
+        let Some(concat) = meta.concat.clone() else {
+            return Err(IndexError::Invalid(format!(
+                "dataset '{}' has no concat dimension, so it holds exactly one file and cannot be extended",
+                meta.name
+            )));
+        };
+        let time = concat
+            .coord
+            .as_ref()
+            .and_then(|c| meta.variables.get(c))
+            .and_then(|v| time_units(&v.array));
+        let mut parts = Vec::new();
+        for shard in shards {
+            for (s, src) in shard.sources.iter().enumerate() {
+                let lo = (src.start - shard.start) as usize;
+                let coord = shard
+                    .coord
+                    .get(lo..lo + src.len as usize)
+                    .unwrap_or_default()
+                    .to_vec();
+                let keys = match (&concat.coord, time) {
+                    (Some(_), Some(t)) => coord.iter().map(|&x| t.unix_seconds(x)).collect(),
+                    (Some(_), None) => coord.clone(),
+                    (None, _) => Vec::new(),
+                };
+                let mut source = src.clone();
+                let mut chunks = BTreeMap::new();
+                for (name, v) in &meta.variables {
+                    if !v.per_source_packing {
+                        source.packing.insert(name.clone(), packing_of(&v.array));
+                    }
+                    let (Some(axis), Some(sv)) = (
+                        v.array.dims.iter().position(|d| *d == concat.dim),
+                        shard.vars.get(name),
+                    ) else {
+                        continue;
+                    };
+                    let c = v.array.chunks[axis].max(1);
+                    let grid = v.array.chunk_grid();
+                    let rows = (src.start / c)..(src.start + src.len).div_ceil(c);
+                    let mut list = Vec::new();
+                    for (k, r) in sv.refs.iter().enumerate() {
+                        let (row, mut flat) = (k as u64 / sv.per_row.max(1), k as u64 % sv.per_row.max(1));
+                        let global = sv.chunk_start + row;
+                        if r.source == MISSING
+                            || !rows.contains(&global)
+                            || (r.source != INLINE && r.source as usize != s)
+                        {
+                            continue;
+                        }
+                        let mut index = vec![0; grid.len()];
+                        for d in (0..grid.len()).rev() {
+                            if d == axis {
+                                index[d] = global - src.start / c;
+                            } else {
+                                index[d] = flat % grid[d];
+                                flat /= grid[d];
+                            }
+                        }
+                        let loc = if r.source == INLINE {
+                            let bytes = shard
+                                .blob
+                                .get(r.offset as usize..(r.offset + r.length) as usize)
+                                .unwrap_or_default();
+                            ChunkLoc::Inline(bytes.to_vec())
+                        } else {
+                            ChunkLoc::Range {
+                                offset: r.offset,
+                                length: r.length,
+                            }
+                        };
+                        list.push((index, loc));
+                    }
+                    chunks.insert(name.clone(), list);
+                }
+                parts.push(Part {
+                    source,
+                    coord,
+                    keys,
+                    chunks,
+                });
+            }
+        }
+        meta.sources = 0;
+        Ok(Builder {
+            meta,
+            parts,
+            time,
+            static_coords,
+        })
+    }
+
+    /// URLs of the sources already in the dataset.
+    pub fn urls(&self) -> Vec<&str> {
+        self.parts.iter().map(|p| p.source.url.as_str()).collect()
+    }
+
     /// Orders the parts along the concat dimension, checks they fit, and cuts them into shards.
     /// Returns the metadata (without version and keys) and the shards (keys assigned by the caller).
     ///
@@ -367,7 +482,9 @@ impl Builder {
             let Some(axis) = v.array.dims.iter().position(|d| *d == concat.dim) else {
                 continue;
             };
-            let c = v.array.chunks[axis].max(1);
+            // The concat coordinate becomes one inline chunk (below).
+            let is_coord = concat.coord.as_deref() == Some(name.as_str());
+            let c = if is_coord { 1 } else { v.array.chunks[axis].max(1) };
             if let Some(p) = self.parts[..n_parts.saturating_sub(1)]
                 .iter()
                 .find(|p| p.source.len % c != 0)

@@ -257,15 +257,32 @@ pub async fn ingest(
     if specs.is_empty() {
         return Err(IndexError::Invalid("no source files given".into()));
     }
-    if read_head(store, name).await?.is_some() {
-        return Err(IndexError::Invalid(format!(
-            "dataset '{name}' already exists; extending it is not supported yet: ingest under a new name"
-        )));
-    }
+    let existing = match read_head(store, name).await? {
+        Some(_) => Some(reopen(store, name).await?),
+        None => None,
+    };
     let mut sources = specs
         .iter()
         .map(|s| source_of(s))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(b) = &existing {
+        // Files already in the dataset are skipped, so a re-run only adds what is new.
+        let have = b.urls();
+        sources.retain(|s| {
+            let copied = format!("{STORE_URL}datasets/{name}/objects/{}", s.file_name);
+            !have.contains(&s.url.as_str()) && !(opts.copy && have.contains(&copied.as_str()))
+        });
+        if sources.is_empty() {
+            let meta = read_meta(store, name).await?;
+            return Ok(IngestReport {
+                dataset: name.to_string(),
+                version: meta.version,
+                scanned: 0,
+                copied: 0,
+                sources: meta.sources,
+            });
+        }
+    }
     let mut copied = 0;
     if opts.copy {
         progress.start("upload", sources.len() as u64);
@@ -294,7 +311,10 @@ pub async fn ingest(
     let Some(first) = scans.first() else {
         return Err(IndexError::Invalid("no source files given".into()));
     };
-    let mut builder = Builder::new(name, first, Some(&opts.concat_dim))?;
+    let mut builder = match existing {
+        Some(b) => b,
+        None => Builder::new(name, first, Some(&opts.concat_dim))?,
+    };
     for s in &scans {
         builder.add(s)?;
     }
@@ -368,6 +388,19 @@ async fn scan_source(objects: &Objects, s: Source) -> Result<SourceScan, IndexEr
                 .map_err(join)?
         }
     }
+}
+
+/// The published dataset as a builder, to extend it.
+async fn reopen(store: &Store, name: &str) -> Result<Builder, IndexError> {
+    let meta = read_meta(store, name).await?;
+    let shards = read_shards(store, &meta, 0..u64::MAX).await?;
+    let mut statics = BTreeMap::new();
+    for (k, v) in &meta.variables {
+        if meta.static_chunks.contains_key(k) && v.array.dims.len() == 1 && v.array.dims[0] == *k {
+            statics.insert(k.clone(), read_variable(store, &meta, k, false).await?);
+        }
+    }
+    Builder::from_existing(meta, &shards, statics)
 }
 
 /// Writes shards and the version document under a fresh version id, then switches `HEAD` to it.
@@ -496,7 +529,12 @@ pub async fn list(store: &Store) -> Result<Vec<String>, IndexError> {
 ///
 /// # Errors
 /// Unknown variable, unreadable or undecodable chunks (naming the source and byte range).
-pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str, cf: bool) -> Result<Vec<f64>, IndexError> {
+pub async fn read_variable(
+    store: &Store,
+    meta: &DatasetMeta,
+    var: &str,
+    cf: bool,
+) -> Result<Vec<f64>, IndexError> {
     let v = meta
         .variables
         .get(var)
@@ -543,7 +581,11 @@ pub async fn read_variable(store: &Store, meta: &DatasetMeta, var: &str, cf: boo
         .try_collect()
         .await?;
     // Chunks that are not stored hold the fill value, which decodes to NaN.
-    let fill = if cf { f64::NAN } else { v.array.fill_value.unwrap_or(f64::NAN) };
+    let fill = if cf {
+        f64::NAN
+    } else {
+        v.array.fill_value.unwrap_or(f64::NAN)
+    };
     let mut out = vec![fill; n as usize];
     for (index, values) in decoded {
         place(&v.array, &index, &values, &mut out);

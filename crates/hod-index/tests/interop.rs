@@ -30,17 +30,34 @@ fn cases() -> Vec<(String, &'static str)> {
 
 async fn dump(file: &str, tool: &str, dir: &std::path::Path) -> Result<(), String> {
     let store = Store::open(&dir.join("store").display().to_string()).map_err(|e| e.to_string())?;
-    ingest(&store, "f", &[file.to_string()], &IngestOptions::default(), &Quiet).await.map_err(|e| e.to_string())?;
+    ingest(
+        &store,
+        "f",
+        &[file.to_string()],
+        &IngestOptions::default(),
+        &Quiet,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let meta = read_meta(&store, "f").await.map_err(|e| e.to_string())?;
     let mut vars = serde_json::Map::new();
     for (i, (name, v)) in meta.variables.iter().enumerate() {
-        let values = read_variable(&store, &meta, name, false).await.map_err(|e| format!("{name}: {e}"))?;
+        let values = read_variable(&store, &meta, name, false)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
         let npy = format!("v{i}.npy");
         common::write_npy(&dir.join(&npy), &v.array.shape, &values);
-        vars.insert(name.clone(), json!({"npy": npy, "shape": v.array.shape, "attrs": v.array.attrs}));
+        vars.insert(
+            name.clone(),
+            json!({"npy": npy, "shape": v.array.shape, "attrs": v.array.attrs}),
+        );
     }
-    let skipped: Vec<String> =
-        meta.attrs.get("hod_skipped").and_then(|s| s.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let skipped: Vec<String> = meta
+        .attrs
+        .get("hod_skipped")
+        .and_then(|s| s.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     let manifest = json!({"file": file, "tool": tool, "variables": vars, "skipped": skipped});
     std::fs::write(dir.join("manifest.json"), manifest.to_string()).map_err(|e| e.to_string())
 }
@@ -55,14 +72,30 @@ async fn every_variable_equals_the_reference_tools() {
             failures.push(format!("{file}: {e}"));
             continue;
         }
-        let script = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop/compare_raw.py"));
-        let out = std::process::Command::new(&python).arg(script).arg(dir.path()).output().unwrap();
-        eprint!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let script = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/interop/compare_raw.py"
+        ));
+        let out = std::process::Command::new(&python)
+            .arg(script)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        eprint!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if !out.status.success() {
             failures.push(format!("{file}: differs from {tool} (see above)"));
         }
     }
-    assert!(failures.is_empty(), "{} file(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} file(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 async fn refs_equal_original(dir: &str, ext: &str, engine: &str) {
@@ -70,7 +103,9 @@ async fn refs_equal_original(dir: &str, ext: &str, engine: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("store").display().to_string()).unwrap();
     let files = common::files(dir, ext);
-    ingest(&store, "d", &files, &IngestOptions::default(), &Quiet).await.unwrap();
+    ingest(&store, "d", &files, &IngestOptions::default(), &Quiet)
+        .await
+        .unwrap();
     let meta = read_meta(&store, "d").await.unwrap();
     let shards = hod_index::read_shards(&store, &meta, 0..u64::MAX).await.unwrap();
     let objects = hod_index::Objects::new(&store);
@@ -97,9 +132,13 @@ async fn kerchunk_export_of_grib_set_equals_cfgrib() {
 async fn kerchunk_export_refuses_per_file_packing() {
     let store = Store::open("memory://refuse-packing").unwrap();
     let files = common::files("era5-daily-nc3", "nc");
-    ingest(&store, "d", &files[..2], &IngestOptions::default(), &Quiet).await.unwrap();
+    ingest(&store, "d", &files[..2], &IngestOptions::default(), &Quiet)
+        .await
+        .unwrap();
     let meta = read_meta(&store, "d").await.unwrap();
     let shards = hod_index::read_shards(&store, &meta, 0..u64::MAX).await.unwrap();
-    let err = hod_index::kerchunk::export(&meta, &shards, &|u| u.to_string()).unwrap_err().to_string();
+    let err = hod_index::kerchunk::export(&meta, &shards, &|u| u.to_string())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("scale_factor") && err.contains("t2m"), "{err}");
 }

@@ -20,21 +20,32 @@ pub(crate) enum Location {
 impl Location {
     /// Parses a store URL: a path, `file:///abs`, `s3://bucket/prefix` or `memory://name/prefix`.
     pub(crate) fn parse(url: &str) -> Result<Location, StoreError> {
-        let invalid = |reason: &str| StoreError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+        let invalid = |reason: &str| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = split_root(rest);
             if bucket.is_empty() {
                 return Err(invalid("no bucket name after s3://"));
             }
-            return Ok(Location::S3 { bucket: bucket.to_owned(), prefix: prefix.to_owned() });
+            return Ok(Location::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+            });
         }
         if let Some(rest) = url.strip_prefix("memory://") {
             let (name, prefix) = split_root(rest);
-            return Ok(Location::Memory { name: name.to_owned(), prefix: prefix.to_owned() });
+            return Ok(Location::Memory {
+                name: name.to_owned(),
+                prefix: prefix.to_owned(),
+            });
         }
         if url.starts_with("file://") {
             let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-            let path = parsed.to_file_path().map_err(|()| invalid("not an absolute local file URL"))?;
+            let path = parsed
+                .to_file_path()
+                .map_err(|()| invalid("not an absolute local file URL"))?;
             return Ok(Location::Local(normalize(&path)));
         }
         if let Some((scheme, _)) = url.split_once("://") {
@@ -140,7 +151,8 @@ impl S3Options {
             secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
             session_token: var("AWS_SESSION_TOKEN"),
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            allow_http: var("AWS_ALLOW_HTTP").is_some_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True")),
+            allow_http: var("AWS_ALLOW_HTTP")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True")),
             ..S3Options::default()
         }
     }
@@ -152,7 +164,9 @@ impl S3Options {
 }
 
 fn is_loopback(endpoint: &str) -> bool {
-    let Ok(url) = url::Url::parse(endpoint) else { return false };
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return false;
+    };
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -168,27 +182,59 @@ mod tests {
     #[test]
     fn parses_urls() {
         let s3 = Location::parse("s3://bkt/a/b/").unwrap();
-        assert_eq!(s3, Location::S3 { bucket: "bkt".into(), prefix: "a/b".into() });
+        assert_eq!(
+            s3,
+            Location::S3 {
+                bucket: "bkt".into(),
+                prefix: "a/b".into()
+            }
+        );
         let mem = Location::parse("memory://t").unwrap();
-        assert_eq!(mem, Location::Memory { name: "t".into(), prefix: String::new() });
-        assert_eq!(Location::parse("file:///x/./y/../z").unwrap(), Location::Local("/x/z".into()));
-        let Location::Local(p) = Location::parse("./hod-data").unwrap() else { panic!() };
+        assert_eq!(
+            mem,
+            Location::Memory {
+                name: "t".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(
+            Location::parse("file:///x/./y/../z").unwrap(),
+            Location::Local("/x/z".into())
+        );
+        let Location::Local(p) = Location::parse("./hod-data").unwrap() else {
+            panic!()
+        };
         assert!(p.is_absolute() && p.ends_with("hod-data"));
-        assert!(matches!(Location::parse("gs://x"), Err(StoreError::InvalidUrl { .. })));
-        assert!(matches!(Location::parse("s3://"), Err(StoreError::InvalidUrl { .. })));
+        assert!(matches!(
+            Location::parse("gs://x"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Location::parse("s3://"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
     }
 
     #[test]
     fn loopback_allows_http() {
-        let o = S3Options { endpoint: Some("http://127.0.0.1:9000".into()), ..S3Options::default() };
+        let o = S3Options {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..S3Options::default()
+        };
         assert!(o.http_allowed());
-        let o = S3Options { endpoint: Some("http://minio.example:9000".into()), ..S3Options::default() };
+        let o = S3Options {
+            endpoint: Some("http://minio.example:9000".into()),
+            ..S3Options::default()
+        };
         assert!(!o.http_allowed());
     }
 
     #[test]
     fn debug_hides_secrets() {
-        let o = S3Options { secret_access_key: Some("TOPSECRET".into()), ..S3Options::default() };
+        let o = S3Options {
+            secret_access_key: Some("TOPSECRET".into()),
+            ..S3Options::default()
+        };
         assert!(!format!("{o:?}").contains("TOPSECRET"));
     }
 }

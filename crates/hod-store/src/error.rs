@@ -71,7 +71,7 @@ pub enum StoreError {
         /// Key relative to the store.
         key: String,
         /// The backend's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// A local file to upload cannot be read.
     #[error("cannot read local file {} to upload as {key:?} to store {store}: {source}", path.display())]
@@ -101,7 +101,7 @@ pub enum StoreError {
         /// The byte range of a range read.
         range: Option<Range<u64>>,
         /// The backend's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 }
 
@@ -127,9 +127,12 @@ impl fmt::Display for RangeText<'_> {
 impl StoreError {
     /// Whether retrying the same request may succeed (network hiccups, server errors).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Backend { source: object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }, .. }
-        )
+        match self {
+            StoreError::Backend { source, .. } => matches!(
+                **source,
+                object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }
+            ),
+            _ => false,
+        }
     }
 }

@@ -48,10 +48,15 @@ pub use upload::MULTIPART_THRESHOLD;
 /// # Errors
 /// [`StoreError::InvalidUrl`] when the URL names no object (e.g. `s3://bucket`); as [`Store::open`].
 pub fn resolve(url: &str) -> Result<(Store, String), StoreError> {
-    let invalid = |reason: &str| StoreError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+    let invalid = |reason: &str| StoreError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
     let (root, key) = match config::Location::parse(url)? {
         config::Location::Local(path) => {
-            let key = path.to_str().ok_or_else(|| invalid("the path is not valid UTF-8"))?;
+            let key = path
+                .to_str()
+                .ok_or_else(|| invalid("the path is not valid UTF-8"))?;
             ("/".to_owned(), key.trim_start_matches('/').to_owned())
         }
         config::Location::Memory { name, prefix } => (format!("memory://{name}"), prefix),

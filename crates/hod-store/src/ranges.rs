@@ -21,7 +21,9 @@ pub(crate) struct Plan {
 /// Merges ranges whose gap is at most `gap` while the merged request stays within `max_len`.
 /// Empty ranges need no request. Ranges must satisfy `start <= end`.
 pub(crate) fn coalesce(ranges: &[Range<u64>], gap: u64, max_len: u64) -> Plan {
-    let mut order: Vec<usize> = (0..ranges.len()).filter(|&i| ranges[i].start < ranges[i].end).collect();
+    let mut order: Vec<usize> = (0..ranges.len())
+        .filter(|&i| ranges[i].start < ranges[i].end)
+        .collect();
     order.sort_by_key(|&i| (ranges[i].start, ranges[i].end));
     let mut fetches: Vec<Range<u64>> = Vec::new();
     let mut pieces = vec![None; ranges.len()];
@@ -51,7 +53,10 @@ mod tests {
     fn merges_near_ranges_and_keeps_far_ones_apart() {
         let plan = coalesce(&[100..200, 0..10, 5000..5100, 210..220, 7..7], 64, 1 << 20);
         assert_eq!(plan.fetches, vec![0..10, 100..220, 5000..5100]);
-        assert_eq!(plan.pieces, vec![Some((1, 0)), Some((0, 0)), Some((2, 0)), Some((1, 110)), None]);
+        assert_eq!(
+            plan.pieces,
+            vec![Some((1, 0)), Some((0, 0)), Some((2, 0)), Some((1, 110)), None]
+        );
     }
 
     #[test]

@@ -29,7 +29,12 @@ pub struct ObjectReader {
 
 enum Source {
     Local(std::fs::File),
-    Remote { store: Store, key: String, runtime: Handle, cache: Mutex<VecDeque<(u64, Bytes)>> },
+    Remote {
+        store: Store,
+        key: String,
+        runtime: Handle,
+        cache: Mutex<VecDeque<(u64, Bytes)>>,
+    },
 }
 
 impl ObjectReader {
@@ -39,7 +44,10 @@ impl ObjectReader {
     /// [`StoreError::NotFound`] when absent; backend errors.
     pub async fn open(store: &Store, key: &str) -> Result<ObjectReader, StoreError> {
         if let Some(path) = store.local_file(key)? {
-            let not_found = || StoreError::NotFound { store: store.url().to_owned(), key: key.to_owned() };
+            let not_found = || StoreError::NotFound {
+                store: store.url().to_owned(),
+                key: key.to_owned(),
+            };
             let file = match tokio::fs::File::open(&path).await {
                 Ok(f) => f.into_std().await,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found()),
@@ -49,7 +57,10 @@ impl ObjectReader {
             if !meta.is_file() {
                 return Err(not_found());
             }
-            return Ok(ObjectReader { size: meta.len(), source: Source::Local(file) });
+            return Ok(ObjectReader {
+                size: meta.len(),
+                source: Source::Local(file),
+            });
         }
         let size = store.size(key).await?;
         let source = Source::Remote {
@@ -63,7 +74,10 @@ impl ObjectReader {
 }
 
 fn local_error(store: &Store, key: &str, e: io::Error) -> StoreError {
-    let source = object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) };
+    let source = object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
+    };
     store.error(key, "open", None, source)
 }
 
@@ -83,9 +97,12 @@ impl ReadAt for ObjectReader {
                 read_exact_at(file, &mut buf, offset)?;
                 Ok(buf)
             }
-            Source::Remote { store, key, runtime, cache } => {
-                read_remote(store, key, runtime, cache, self.size, offset, end)
-            }
+            Source::Remote {
+                store,
+                key,
+                runtime,
+                cache,
+            } => read_remote(store, key, runtime, cache, self.size, offset, end),
         }
     }
 }
@@ -118,9 +135,16 @@ fn read_remote(
             })
             .collect()
     };
-    let missing: Vec<u64> = (first..=last).zip(&blocks).filter(|(_, b)| b.is_none()).map(|(i, _)| i).collect();
+    let missing: Vec<u64> = (first..=last)
+        .zip(&blocks)
+        .filter(|(_, b)| b.is_none())
+        .map(|(i, _)| i)
+        .collect();
     if !missing.is_empty() {
-        let ranges: Vec<_> = missing.iter().map(|&b| b * BLOCK_SIZE..((b + 1) * BLOCK_SIZE).min(size)).collect();
+        let ranges: Vec<_> = missing
+            .iter()
+            .map(|&b| b * BLOCK_SIZE..((b + 1) * BLOCK_SIZE).min(size))
+            .collect();
         let (store, key) = (store.clone(), key.to_owned());
         let fetched = block_on(runtime, async move { store.get_ranges(&key, &ranges).await })?;
         let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);

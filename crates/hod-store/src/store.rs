@@ -80,7 +80,10 @@ impl Store {
     }
 
     fn from_location(location: Location, opts: &S3Options, url: &str) -> Result<Store, StoreError> {
-        let invalid = |reason: String| StoreError::InvalidUrl { url: url.to_owned(), reason };
+        let invalid = |reason: String| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
         let parse_prefix = |p: &str| Path::parse(p).map_err(|e| invalid(e.to_string()));
         let (canonical, prefix, (os, backend)) = match location {
             Location::Local(root) => {
@@ -88,18 +91,27 @@ impl Store {
                     .map_err(|()| invalid("not an absolute path".into()))?
                     .to_string();
                 let prefix = Path::from_absolute_path(&root).map_err(|e| invalid(e.to_string()))?;
-                (canonical, prefix, backend::local(root))
+                (canonical, prefix, backend::local())
             }
-            Location::Memory { name, prefix } => {
-                (with_prefix(format!("memory://{name}"), &prefix), parse_prefix(&prefix)?, backend::memory(&name))
-            }
+            Location::Memory { name, prefix } => (
+                with_prefix(format!("memory://{name}"), &prefix),
+                parse_prefix(&prefix)?,
+                backend::memory(&name),
+            ),
             Location::S3 { bucket, prefix } => {
                 let canonical = with_prefix(format!("s3://{bucket}"), &prefix);
                 let built = backend::s3(&canonical, &bucket, opts)?;
                 (canonical, parse_prefix(&prefix)?, built)
             }
         };
-        Ok(Store { inner: Arc::new(Inner { url: canonical, os, prefix, backend }) })
+        Ok(Store {
+            inner: Arc::new(Inner {
+                url: canonical,
+                os,
+                prefix,
+                backend,
+            }),
+        })
     }
 
     /// The canonical URL: `file:///abs/path`, `s3://bucket/prefix` or `memory://name/prefix`.
@@ -123,17 +135,13 @@ impl Store {
 
     /// The file behind `key` when the store is a local folder.
     pub(crate) fn local_file(&self, key: &str) -> Result<Option<PathBuf>, StoreError> {
-        let Backend::Local { fs, .. } = &self.inner.backend else { return Ok(None) };
+        let Backend::Local { fs, .. } = &self.inner.backend else {
+            return Ok(None);
+        };
         let path = self.path(key)?;
-        fs.path_to_filesystem(&path).map(Some).map_err(|e| self.error(key, "locate", None, e))
-    }
-
-    /// The folder of a local store.
-    pub(crate) fn local_root(&self) -> Option<&std::path::Path> {
-        match &self.inner.backend {
-            Backend::Local { root, .. } => Some(root),
-            _ => None,
-        }
+        fs.path_to_filesystem(&path)
+            .map(Some)
+            .map_err(|e| self.error(key, "locate", None, e))
     }
 
     /// The backend path of `key`, which must be a non-empty '/'-separated key without `.`/`..`.
@@ -150,7 +158,11 @@ impl Store {
     }
 
     fn invalid_key(&self, key: &str, reason: &str) -> StoreError {
-        StoreError::InvalidKey { store: self.inner.url.clone(), key: key.to_owned(), reason: reason.to_owned() }
+        StoreError::InvalidKey {
+            store: self.inner.url.clone(),
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        }
     }
 
     /// Classifies a backend error, naming this store, the key, the operation and the range.
@@ -165,9 +177,19 @@ impl Store {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { store, key },
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                StoreError::AccessDenied { store, key, source }
+                StoreError::AccessDenied {
+                    store,
+                    key,
+                    source: Box::new(source),
+                }
             }
-            source => StoreError::Backend { store, key, op, range, source },
+            source => StoreError::Backend {
+                store,
+                key,
+                op,
+                range,
+                source: Box::new(source),
+            },
         }
     }
 
@@ -178,7 +200,11 @@ impl Store {
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let path = self.path(key)?;
         retry(|| async {
-            let got = self.os().get(&path).await.map_err(|e| self.error(key, "get", None, e))?;
+            let got = self
+                .os()
+                .get(&path)
+                .await
+                .map_err(|e| self.error(key, "get", None, e))?;
             got.bytes().await.map_err(|e| self.error(key, "get", None, e))
         })
         .await
@@ -224,7 +250,11 @@ impl Store {
             .await
             .map_err(|e| match e {
                 // Name the caller's range, not the coalesced request.
-                StoreError::InvalidRange { size: Some(size), range, .. } => {
+                StoreError::InvalidRange {
+                    size: Some(size),
+                    range,
+                    ..
+                } => {
                     let first = ranges.iter().find(|r| r.end > size).cloned().unwrap_or(range);
                     self.range_error(key, first, Some(size))
                 }
@@ -242,7 +272,12 @@ impl Store {
     }
 
     fn range_error(&self, key: &str, range: Range<u64>, size: Option<u64>) -> StoreError {
-        StoreError::InvalidRange { store: self.inner.url.clone(), key: key.to_owned(), range, size }
+        StoreError::InvalidRange {
+            store: self.inner.url.clone(),
+            key: key.to_owned(),
+            range,
+            size,
+        }
     }
 
     /// One request; a short answer or a failure past the end of the object is an `InvalidRange`.
@@ -275,8 +310,14 @@ impl Store {
     /// [`StoreError::NotFound`] when absent.
     pub async fn size(&self, key: &str) -> Result<u64, StoreError> {
         let path = self.path(key)?;
-        retry(|| async { self.os().head(&path).await.map(|m| m.size).map_err(|e| self.error(key, "head", None, e)) })
-            .await
+        retry(|| async {
+            self.os()
+                .head(&path)
+                .await
+                .map(|m| m.size)
+                .map_err(|e| self.error(key, "head", None, e))
+        })
+        .await
     }
 
     /// Writes a whole object atomically: readers see the old object or the new one, never a part.
@@ -286,7 +327,10 @@ impl Store {
     /// Backend errors.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        self.os().put(&path, PutPayload::from(data)).await.map_err(|e| self.error(key, "put", None, e))?;
+        self.os()
+            .put(&path, PutPayload::from(data))
+            .await
+            .map_err(|e| self.error(key, "put", None, e))?;
         Ok(())
     }
 
@@ -300,15 +344,19 @@ impl Store {
     /// Backend errors.
     pub async fn put_new(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
         let path = self.path(key)?;
-        match self.os().put_opts(&path, PutPayload::from(data), PutMode::Create.into()).await {
+        match self
+            .os()
+            .put_opts(&path, PutPayload::from(data), PutMode::Create.into())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(e) => Err(self.error(key, "put_new", None, e)),
         }
     }
 
-    /// Lists the objects under `prefix` (whole '/'-separated segments: `a/b` matches `a/b/c`
-    /// and `a/b` itself, not `a/bc`; `""` lists the whole store), sorted by key.
+    /// Lists the objects under `prefix`, in whole '/'-separated segments (`a/b` lists `a/b/c`,
+    /// not `a/bc`; `""` lists the whole store), sorted by key.
     ///
     /// # Errors
     /// Backend errors after retries.
@@ -326,9 +374,15 @@ impl Store {
         let mut out: Vec<ObjectInfo> = metas
             .into_iter()
             .filter_map(|m| {
-                let rel: Vec<String> =
-                    m.location.prefix_match(&self.inner.prefix)?.map(|p| p.as_ref().to_owned()).collect();
-                Some(ObjectInfo { key: rel.join("/"), size: m.size })
+                let rel: Vec<String> = m
+                    .location
+                    .prefix_match(&self.inner.prefix)?
+                    .map(|p| p.as_ref().to_owned())
+                    .collect();
+                Some(ObjectInfo {
+                    key: rel.join("/"),
+                    size: m.size,
+                })
             })
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -350,7 +404,11 @@ impl Store {
 
 /// Appends a non-empty key prefix to a store root URL.
 fn with_prefix(root: String, prefix: &str) -> String {
-    if prefix.is_empty() { root } else { format!("{root}/{prefix}") }
+    if prefix.is_empty() {
+        root
+    } else {
+        format!("{root}/{prefix}")
+    }
 }
 
 /// Runs `op` until it succeeds, fails for good, or [`READ_ATTEMPTS`] transient failures.

@@ -65,7 +65,11 @@ impl Store {
     pub async fn swap(&self, key: &str, expected: Option<&str>, data: Bytes) -> Result<Swap, StoreError> {
         let path = self.path(key)?;
         let Some(expected) = expected else {
-            return match self.os().put_opts(&path, PutPayload::from(data), PutMode::Create.into()).await {
+            return match self
+                .os()
+                .put_opts(&path, PutPayload::from(data), PutMode::Create.into())
+                .await
+            {
                 Ok(done) => Ok(Swap::Done { version: done.e_tag }),
                 Err(object_store::Error::AlreadyExists { .. }) => Ok(Swap::Conflict),
                 Err(e) => Err(self.error(key, "swap", None, e)),
@@ -74,8 +78,15 @@ impl Store {
         if let Some(file) = self.local_file(key)? {
             return self.swap_local(key, expected, data, file).await;
         }
-        let mode = PutMode::Update(UpdateVersion { e_tag: Some(expected.to_owned()), version: None });
-        match self.os().put_opts(&path, PutPayload::from(data), mode.into()).await {
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: Some(expected.to_owned()),
+            version: None,
+        });
+        match self
+            .os()
+            .put_opts(&path, PutPayload::from(data), mode.into())
+            .await
+        {
             Ok(done) => Ok(Swap::Done { version: done.e_tag }),
             Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. }) => {
                 Ok(Swap::Conflict)
@@ -85,10 +96,19 @@ impl Store {
     }
 
     /// Local folders have no conditional overwrite: lock the folder, compare, then rename.
-    async fn swap_local(&self, key: &str, expected: &str, data: Bytes, file: PathBuf) -> Result<Swap, StoreError> {
+    async fn swap_local(
+        &self,
+        key: &str,
+        expected: &str,
+        data: Bytes,
+        file: PathBuf,
+    ) -> Result<Swap, StoreError> {
         let dir = file.parent().map(PathBuf::from).unwrap_or_default();
         let lock_err = |e: std::io::Error| {
-            let source = object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) };
+            let source = object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            };
             self.error(key, "lock folder of", None, source)
         };
         let _lock = lock_dir(dir).await.map_err(lock_err)?;
@@ -97,7 +117,11 @@ impl Store {
             return Ok(Swap::Conflict);
         }
         let path = self.path(key)?;
-        let done = self.os().put(&path, PutPayload::from(data)).await.map_err(|e| self.error(key, "swap", None, e))?;
+        let done = self
+            .os()
+            .put(&path, PutPayload::from(data))
+            .await
+            .map_err(|e| self.error(key, "swap", None, e))?;
         Ok(Swap::Done { version: done.e_tag })
     }
 }
@@ -117,5 +141,8 @@ async fn lock_dir(dir: PathBuf) -> std::io::Result<std::fs::File> {
 
 #[cfg(not(unix))]
 async fn lock_dir(_dir: PathBuf) -> std::io::Result<std::fs::File> {
-    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "folder locks need a Unix system"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "folder locks need a Unix system",
+    ))
 }

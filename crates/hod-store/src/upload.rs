@@ -52,7 +52,11 @@ impl Store {
             return Ok(sent);
         }
         let part = PART_SIZE.max(len.div_ceil(MAX_PARTS)) as usize;
-        let upload = self.os().put_multipart(&object).await.map_err(|e| self.error(key, "put_file", None, e))?;
+        let upload = self
+            .os()
+            .put_multipart(&object)
+            .await
+            .map_err(|e| self.error(key, "put_file", None, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, part);
         let mut buf = vec![0u8; READ_BUF];
         let mut sent = 0u64;
@@ -74,7 +78,10 @@ impl Store {
                 }
             }
         }
-        writer.finish().await.map_err(|e| self.error(key, "put_file", None, e))?;
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.error(key, "put_file", None, e))?;
         Ok(sent)
     }
 }

@@ -26,14 +26,22 @@ pub fn files(dir: &str, ext: &str) -> Vec<String> {
 /// The Python interpreter of the interop environment: `HOD_PYTHON`, else `/tmp/hod-venv`.
 /// `None` (the test is skipped with a message) unless `HOD_REQUIRE_INTEROP=1`.
 pub fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/hod-venv/bin/python"));
+    let p = std::env::var_os("HOD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/hod-venv/bin/python"));
     if p.exists() {
         return Some(p);
     }
     if std::env::var("HOD_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("HOD_REQUIRE_INTEROP=1 but no Python at {} (set HOD_PYTHON)", p.display());
+        panic!(
+            "HOD_REQUIRE_INTEROP=1 but no Python at {} (set HOD_PYTHON)",
+            p.display()
+        );
     }
-    eprintln!("SKIP: no interop Python at {} (set HOD_PYTHON; .ci/run creates it)", p.display());
+    eprintln!(
+        "SKIP: no interop Python at {} (set HOD_PYTHON; .ci/run creates it)",
+        p.display()
+    );
     None
 }
 
@@ -52,15 +60,25 @@ pub fn write_npy(path: &std::path::Path, shape: &[u64], values: &[f64]) {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    values
+        .iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     std::fs::write(path, out).unwrap();
 }
 
 /// Runs an interop script from `tests/interop/` and fails the test with its output on error.
 pub fn run_script(python: &std::path::Path, script: &str, args: &[String]) {
     let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop")).join(script);
-    let out = std::process::Command::new(python).arg(&script).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!("{text}");
     assert!(out.status.success(), "{} failed:\n{text}", script.display());
 }
