@@ -404,7 +404,7 @@ async fn reopen(store: &Store, name: &str) -> Result<Builder, IndexError> {
 }
 
 /// Writes shards and the version document under a fresh version id, then switches `HEAD` to it.
-async fn publish(store: &Store, mut meta: DatasetMeta, shards: Vec<Shard>) -> Result<String, IndexError> {
+pub async fn publish(store: &Store, mut meta: DatasetMeta, shards: Vec<Shard>) -> Result<String, IndexError> {
     let version = new_version();
     let name = meta.name.clone();
     meta.version = version.clone();

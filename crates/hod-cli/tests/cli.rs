@@ -1,0 +1,86 @@
+//! The `hod` binary end to end on the embedded local store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data() -> PathBuf {
+    std::env::var_os("HOD_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
+}
+
+/// Runs hod with a store; returns (success, stdout, stderr).
+fn hod(store: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("HOD_STORE")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn json(store: &Path, args: &[&str]) -> Value {
+    let (ok, out, err) = hod(store, args);
+    assert!(ok, "hod {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn the_three_era5_sets_become_one_dataset_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for (name, glob) in
+        [("nc3", "era5-daily-nc3/*.nc"), ("nc4", "era5-daily-nc4/*.nc"), ("grib", "era5-daily-grib/*.grib")]
+    {
+        let pattern = data().join(glob).display().to_string();
+        let report = json(&store, &["--json", "ingest", name, &pattern]);
+        assert_eq!(report["sources"], 31, "{name}");
+        let info = json(&store, &["info", name, "--json"]);
+        assert_eq!(info["variables"]["t2m"]["shape"], serde_json::json!([744, 33, 49]), "{name}");
+        assert_eq!(info["time_coverage"]["start"], "2019-03-01T00:00:00", "{name}");
+        assert_eq!(info["time_coverage"]["end"], "2019-03-31T23:00:00", "{name}");
+        assert_eq!(info["sources"], 31);
+    }
+    let list = json(&store, &["list", "--json"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["grib", "nc3", "nc4"]);
+    let (ok, text, _) = hod(&store, &["info", "nc3"]);
+    assert!(ok && text.contains("t2m") && text.contains("(packed per source file)"), "{text}");
+    let (ok, text, _) = hod(&store, &["refs", "nc4", "-o", &dir.path().join("r.json").display().to_string()]);
+    assert!(ok, "{text}");
+    let refs: Value = serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(refs["version"], 1);
+    assert!(refs["refs"]["t2m/743.0.0"].is_array());
+}
+
+#[test]
+fn errors_say_what_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (ok, _, err) = hod(&store, &["info", "nope"]);
+    assert!(!ok && err.contains("no dataset named 'nope'"), "{err}");
+    let missing = dir.path().join("missing.nc").display().to_string();
+    let (ok, _, err) = hod(&store, &["ingest", "x", &missing]);
+    assert!(!ok && err.contains("missing.nc"), "{err}");
+    let nomatch = dir.path().join("*.grib").display().to_string();
+    let (ok, _, err) = hod(&store, &["ingest", "x", &nomatch]);
+    assert!(!ok && err.contains("no files match"), "{err}");
+    // A truncated file: the error names it, and nothing is published.
+    let truncated = dir.path().join("truncated.nc");
+    let bytes = std::fs::read(data().join("era5-daily-nc3/era5_t2m_20190301.nc")).unwrap();
+    std::fs::write(&truncated, &bytes[..5000]).unwrap();
+    let (ok, _, err) = hod(&store, &["ingest", "x", &truncated.display().to_string()]);
+    assert!(!ok && err.contains("truncated.nc"), "{err}");
+    let not_data = dir.path().join("notes.txt");
+    std::fs::write(&not_data, "hello").unwrap();
+    let (ok, _, err) = hod(&store, &["ingest", "x", &not_data.display().to_string()]);
+    assert!(!ok && err.contains("notes.txt") && err.contains("not a netCDF"), "{err}");
+    let (ok, _, err) = hod(&store, &["ingest", "../bad", &not_data.display().to_string()]);
+    assert!(!ok && err.contains("dataset name"), "{err}");
+    let (_, out, _) = hod(&store, &["list"]);
+    assert!(out.contains("no datasets"), "{out}");
+}
