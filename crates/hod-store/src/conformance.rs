@@ -168,6 +168,11 @@ pub async fn nested_keys(store: &Store) {
     store.put(&key, Bytes::from_static(b"{}")).await.unwrap();
     assert_eq!(store.get(&key).await.unwrap(), Bytes::from_static(b"{}"));
     assert_eq!(store.list(&format!("{p}/x/y")).await.unwrap()[0].key, key);
+    // Hive-style partitions and spaces survive the trip through URLs and file names.
+    let odd = format!("{p}/year=2020/t 2m+x.nc");
+    store.put(&odd, Bytes::from_static(b"odd")).await.unwrap();
+    assert_eq!(store.get(&odd).await.unwrap(), Bytes::from_static(b"odd"));
+    assert_eq!(store.list(&format!("{p}/year=2020")).await.unwrap()[0].key, odd);
 }
 
 /// `put_new` creates once, then reports `false` without overwriting.
