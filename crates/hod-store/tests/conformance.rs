@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hod_store::conformance::{pattern, run_all};
+use hod_store::conformance::{pattern, run_all, swap_race};
 use hod_store::testing::S3Server;
 use hod_store::{S3Options, Store, StoreError, resolve};
 
@@ -54,6 +54,7 @@ async fn local_folder() {
     assert!(!root.exists());
     assert!(store.list("").await.unwrap().is_empty());
     run_all(&store).await;
+    swap_race(&store).await;
     assert_eq!(staged_files(&root), Vec::<String>::new());
 }
 
@@ -62,6 +63,7 @@ async fn memory() {
     let store = Store::open("memory://conformance").unwrap();
     assert!(!store.is_local() && !store.is_remote());
     run_all(&store).await;
+    swap_race(&store).await;
     // Every open of the same name is the same store; a prefix is a view into it.
     let again = Store::open("memory://conformance/conformance/size").unwrap();
     assert_eq!(again.url(), "memory://conformance/conformance/size");
