@@ -213,3 +213,33 @@ async fn resolve_object_urls() {
         Err(StoreError::InvalidUrl { .. })
     ));
 }
+
+/// `Store::open` takes the endpoint and credentials from `AWS_*` (plain http allowed for a
+/// loopback endpoint without `AWS_ALLOW_HTTP`). The environment is set only in a child process
+/// running this same test, so parallel tests never race on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_reads_aws_env() {
+    if std::env::var_os("HOD_STORE_ENV_CHILD").is_some() {
+        let store = Store::open("s3://hod-test/from-env").unwrap();
+        store.put("k", Bytes::from_static(b"env")).await.unwrap();
+        assert_eq!(store.get("k").await.unwrap(), Bytes::from_static(b"env"));
+        return;
+    }
+    let Some(server) = S3Server::start_or_skip("open_reads_aws_env") else {
+        return;
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child.args(["--exact", "open_reads_aws_env", "--test-threads=1"]);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        child.env_remove(k);
+    }
+    child.envs(server.env().into_iter().filter(|(k, _)| *k != "AWS_ALLOW_HTTP"));
+    let out = child.env("HOD_STORE_ENV_CHILD", "1").output().unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    assert!(server.root().join("hod-test/from-env/k").is_file());
+}
