@@ -8,6 +8,9 @@
 //! [`Store::swap`]; see `docs/design/store.md`), and a synchronous, block-caching reader for
 //! the format scanners ([`ObjectReader`]).
 //!
+//! Feature `conformance`: the backend conformance suite (`conformance`) and a loopback S3
+//! server for tests (`testing::S3Server`, runs `s3s-fs`), for this and other crates' tests.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), hod_store::StoreError> {

@@ -67,4 +67,39 @@ mod tests {
         let plan = coalesce(&[0..100, 50..300], 0, 100);
         assert_eq!(plan.fetches, vec![0..300]);
     }
+
+    proptest::proptest! {
+        /// Every input range lies inside its fetch at the recorded offset; fetches are sorted,
+        /// disjoint, needed by some input range, and merged whenever the rules allow.
+        #[test]
+        fn plan_covers_every_range(
+            raw in proptest::collection::vec((0u64..20_000, 0u64..3_000), 0..40),
+            gap in 0u64..2_000,
+            max_len in 1u64..10_000,
+        ) {
+            let ranges: Vec<Range<u64>> = raw.iter().map(|&(s, l)| s..s + l).collect();
+            let plan = coalesce(&ranges, gap, max_len);
+            for (r, piece) in ranges.iter().zip(&plan.pieces) {
+                match piece {
+                    None => proptest::prop_assert!(r.is_empty()),
+                    Some((i, off)) => {
+                        let f = &plan.fetches[*i];
+                        proptest::prop_assert_eq!(f.start + off, r.start);
+                        proptest::prop_assert!(r.end <= f.end);
+                    }
+                }
+            }
+            for w in plan.fetches.windows(2) {
+                proptest::prop_assert!(w[0].end <= w[1].start);
+                // Near neighbours stay apart only when merging them would exceed `max_len`.
+                if w[1].start <= w[0].end + gap {
+                    proptest::prop_assert!(w[1].end - w[0].start > max_len);
+                }
+            }
+            for (i, f) in plan.fetches.iter().enumerate() {
+                let used = plan.pieces.iter().flatten().any(|(j, _)| *j == i);
+                proptest::prop_assert!(used && !f.is_empty());
+            }
+        }
+    }
 }
