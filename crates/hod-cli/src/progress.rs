@@ -21,10 +21,10 @@ impl Bar {
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        if let Ok(mut b) = self.bar.lock() {
-            if let Some(b) = b.take() {
-                b.finish_and_clear();
-            }
+        if let Ok(mut b) = self.bar.lock()
+            && let Some(b) = b.take()
+        {
+            b.finish_and_clear();
         }
     }
 }
@@ -39,18 +39,18 @@ impl hod_index::Progress for Bar {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(phase.to_string());
-        if let Ok(mut b) = self.bar.lock() {
-            if let Some(old) = b.replace(bar) {
-                old.finish_and_clear();
-            }
+        if let Ok(mut b) = self.bar.lock()
+            && let Some(old) = b.replace(bar)
+        {
+            old.finish_and_clear();
         }
     }
 
     fn inc(&self, n: u64) {
-        if let Ok(b) = self.bar.lock() {
-            if let Some(b) = b.as_ref() {
-                b.inc(n);
-            }
+        if let Ok(b) = self.bar.lock()
+            && let Some(b) = b.as_ref()
+        {
+            b.inc(n);
         }
     }
 }

@@ -20,7 +20,11 @@ fn hod(store: &Path, args: &[&str]) -> (bool, String, String) {
         .env_remove("HOD_STORE")
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn json(store: &Path, args: &[&str]) -> Value {
@@ -33,24 +37,46 @@ fn json(store: &Path, args: &[&str]) -> Value {
 fn the_three_era5_sets_become_one_dataset_each() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    for (name, glob) in
-        [("nc3", "era5-daily-nc3/*.nc"), ("nc4", "era5-daily-nc4/*.nc"), ("grib", "era5-daily-grib/*.grib")]
-    {
+    for (name, glob) in [
+        ("nc3", "era5-daily-nc3/*.nc"),
+        ("nc4", "era5-daily-nc4/*.nc"),
+        ("grib", "era5-daily-grib/*.grib"),
+    ] {
         let pattern = data().join(glob).display().to_string();
         let report = json(&store, &["--json", "ingest", name, &pattern]);
         assert_eq!(report["sources"], 31, "{name}");
         let info = json(&store, &["info", name, "--json"]);
-        assert_eq!(info["variables"]["t2m"]["shape"], serde_json::json!([744, 33, 49]), "{name}");
+        assert_eq!(
+            info["variables"]["t2m"]["shape"],
+            serde_json::json!([744, 33, 49]),
+            "{name}"
+        );
         assert_eq!(info["time_coverage"]["start"], "2019-03-01T00:00:00", "{name}");
         assert_eq!(info["time_coverage"]["end"], "2019-03-31T23:00:00", "{name}");
         assert_eq!(info["sources"], 31);
     }
     let list = json(&store, &["list", "--json"]);
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["grib", "nc3", "nc4"]);
     let (ok, text, _) = hod(&store, &["info", "nc3"]);
-    assert!(ok && text.contains("t2m") && text.contains("(packed per source file)"), "{text}");
-    let (ok, text, _) = hod(&store, &["refs", "nc4", "-o", &dir.path().join("r.json").display().to_string()]);
+    assert!(
+        ok && text.contains("t2m") && text.contains("(packed per source file)"),
+        "{text}"
+    );
+    let (ok, text, _) = hod(
+        &store,
+        &[
+            "refs",
+            "nc4",
+            "-o",
+            &dir.path().join("r.json").display().to_string(),
+        ],
+    );
     assert!(ok, "{text}");
     let refs: Value = serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
     assert_eq!(refs["version"], 1);
@@ -78,7 +104,10 @@ fn errors_say_what_and_where() {
     let not_data = dir.path().join("notes.txt");
     std::fs::write(&not_data, "hello").unwrap();
     let (ok, _, err) = hod(&store, &["ingest", "x", &not_data.display().to_string()]);
-    assert!(!ok && err.contains("notes.txt") && err.contains("not a netCDF"), "{err}");
+    assert!(
+        !ok && err.contains("notes.txt") && err.contains("not a netCDF"),
+        "{err}"
+    );
     let (ok, _, err) = hod(&store, &["ingest", "../bad", &not_data.display().to_string()]);
     assert!(!ok && err.contains("dataset name"), "{err}");
     let (_, out, _) = hod(&store, &["list"]);

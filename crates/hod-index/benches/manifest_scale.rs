@@ -2,7 +2,7 @@
 //! chunk per step) and locate one chunk, vs parsing the equivalent kerchunk JSON as fsspec must.
 //!
 //! `cargo bench -p hod-index --bench manifest_scale [-- FILES]`
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use hod_core::{ArrayMeta, ChunkEntry, ChunkLoc, DType, Endian, Format, ScannedFile, ScannedVariable};
 use hod_index::{Builder, SourceScan};
@@ -17,27 +17,51 @@ fn synthetic(i: usize) -> SourceScan {
         DType::I16,
         Endian::Big,
     );
-    t2m.attrs.insert("scale_factor".into(), (0.0001 + i as f64 * 1e-9).into());
+    t2m.attrs
+        .insert("scale_factor".into(), (0.0001 + i as f64 * 1e-9).into());
     let mut time = ArrayMeta::new(vec!["time".into()], vec![24], vec![24], DType::I32, Endian::Big);
-    time.attrs.insert("units".into(), "hours since 1900-01-01 00:00:00".into());
+    time.attrs
+        .insert("units".into(), "hours since 1900-01-01 00:00:00".into());
     let chunks = (0..24)
-        .map(|h| ChunkEntry { index: vec![h, 0, 0], loc: ChunkLoc::Range { offset: 1520 + h * 3234, length: 3234 } })
+        .map(|h| ChunkEntry {
+            index: vec![h, 0, 0],
+            loc: ChunkLoc::Range {
+                offset: 1520 + h * 3234,
+                length: 3234,
+            },
+        })
         .collect();
     let file = ScannedFile {
         format: Format::Netcdf3,
         attrs: Default::default(),
         variables: vec![
-            ScannedVariable { name: "t2m".into(), meta: t2m, chunks },
-            ScannedVariable { name: "time".into(), meta: time, chunks: vec![] },
+            ScannedVariable {
+                name: "t2m".into(),
+                meta: t2m,
+                chunks,
+            },
+            ScannedVariable {
+                name: "time".into(),
+                meta: time,
+                chunks: vec![],
+            },
         ],
     };
     let first = 1_044_552.0 + 24.0 * i as f64;
     let coords = BTreeMap::from([("time".to_string(), (0..24).map(|h| first + h as f64).collect())]);
-    SourceScan { url: format!("s3://bucket/era5/era5_t2m_{i:06}.nc"), size: 79136, file, coords }
+    SourceScan {
+        url: format!("s3://bucket/era5/era5_t2m_{i:06}.nc"),
+        size: 79136,
+        file,
+        coords,
+    }
 }
 
 fn main() {
-    let n: usize = std::env::args().filter_map(|a| a.parse().ok()).next().unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(100_000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = hod_store::Store::open(&dir.path().display().to_string()).unwrap();
@@ -50,7 +74,11 @@ fn main() {
     }
     let (meta, shards) = b.finish().unwrap();
     let version = rt.block_on(hod_index::publish(&store, meta, shards)).unwrap();
-    println!("built and published {n} files ({} chunk refs) in {:.2} s (version {version})", n * 24, t.elapsed().as_secs_f64());
+    println!(
+        "built and published {n} files ({} chunk refs) in {:.2} s (version {version})",
+        n * 24,
+        t.elapsed().as_secs_f64()
+    );
 
     // Open + locate the chunk of one hour in the middle, from a cold process state.
     let target = (n as u64 / 2) * 24 + 7;
@@ -59,7 +87,9 @@ fn main() {
         let t = Instant::now();
         let (offset, url) = rt.block_on(async {
             let meta = hod_index::read_meta(&store, "big").await.unwrap();
-            let shards = hod_index::read_shards(&store, &meta, target..target + 1).await.unwrap();
+            let shards = hod_index::read_shards(&store, &meta, target..target + 1)
+                .await
+                .unwrap();
             let grid = meta.variables["t2m"].array.chunk_grid();
             match shards[0].locate("t2m", 0, &grid, &[target, 0, 0]).unwrap() {
                 hod_index::manifest::Located::Range { source, offset, .. } => (offset, source.url.clone()),
@@ -79,7 +109,11 @@ fn main() {
         for h in 0..24 {
             refs.insert(
                 format!("t2m/{}.0.0", i * 24 + h),
-                serde_json::json!([format!("s3://bucket/era5/era5_t2m_{i:06}.nc"), 1520 + h * 3234, 3234]),
+                serde_json::json!([
+                    format!("s3://bucket/era5/era5_t2m_{i:06}.nc"),
+                    1520 + h * 3234,
+                    3234
+                ]),
             );
         }
     }

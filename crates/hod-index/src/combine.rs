@@ -456,19 +456,19 @@ impl Builder {
             self.parts.sort_by(|a, b| a.keys[0].total_cmp(&b.keys[0]));
         }
         for w in self.parts.windows(2) {
-            if let (Some(last), Some(next)) = (w[0].keys.last(), w[1].keys.first()) {
-                if last >= next {
-                    let value = match self.time {
-                        Some(_) => hod_core::time::format_unix_seconds(*next),
-                        None => next.to_string(),
-                    };
-                    return Err(IndexError::Overlap {
-                        dim: concat.dim.clone(),
-                        first: w[0].source.url.clone(),
-                        second: w[1].source.url.clone(),
-                        value,
-                    });
-                }
+            if let (Some(last), Some(next)) = (w[0].keys.last(), w[1].keys.first())
+                && last >= next
+            {
+                let value = match self.time {
+                    Some(_) => hod_core::time::format_unix_seconds(*next),
+                    None => next.to_string(),
+                };
+                return Err(IndexError::Overlap {
+                    dim: concat.dim.clone(),
+                    first: w[0].source.url.clone(),
+                    second: w[1].source.url.clone(),
+                    value,
+                });
             }
         }
         let mut start = 0;
@@ -528,17 +528,17 @@ impl Builder {
         for p in &mut self.parts {
             p.source.packing.retain(|k, _| per_source.contains(k));
         }
-        if let Some(coord) = &concat.coord {
-            if let Some(v) = self.meta.variables.get_mut(coord) {
-                let integral = self.parts.iter().flat_map(|p| &p.coord).all(|x| x.fract() == 0.0);
-                if !v.array.dtype.is_float() && !integral {
-                    v.array.dtype = DType::F64;
-                }
-                v.array.shape = vec![total];
-                v.array.chunks = vec![total.max(1)];
-                v.array.codecs.clear();
-                v.array.endian = Endian::Little;
+        if let Some(coord) = &concat.coord
+            && let Some(v) = self.meta.variables.get_mut(coord)
+        {
+            let integral = self.parts.iter().flat_map(|p| &p.coord).all(|x| x.fract() == 0.0);
+            if !v.array.dtype.is_float() && !integral {
+                v.array.dtype = DType::F64;
             }
+            v.array.shape = vec![total];
+            v.array.chunks = vec![total.max(1)];
+            v.array.codecs.clear();
+            v.array.endian = Endian::Little;
         }
         if let Some(coord) = &concat.coord {
             let all: Vec<f64> = self.parts.iter().flat_map(|p| p.coord.iter().copied()).collect();

@@ -201,7 +201,7 @@ fn source_of(spec: &str) -> Result<Source, IndexError> {
 fn scan_blocking(src: &dyn ReadAt, idx: Option<String>, url: &str) -> Result<SourceScan, IndexError> {
     let fmt = |source| IndexError::Format {
         url: url.to_string(),
-        source,
+        error: source,
     };
     let file = hod_formats::scan(src, &ScanOptions { grib_idx: idx }).map_err(fmt)?;
     let mut coords = BTreeMap::new();
@@ -270,7 +270,7 @@ pub async fn ingest(
         let have = b.urls();
         sources.retain(|s| {
             let copied = format!("{STORE_URL}datasets/{name}/objects/{}", s.file_name);
-            !have.contains(&s.url.as_str()) && !(opts.copy && have.contains(&copied.as_str()))
+            !(have.contains(&s.url.as_str()) || opts.copy && have.contains(&copied.as_str()))
         });
         if sources.is_empty() {
             let meta = read_meta(store, name).await?;
@@ -341,10 +341,10 @@ async fn upload(store: &Store, s: &Source, key: &str) -> Result<(), IndexError> 
             st.size(&k).await?
         }
     };
-    if let Ok(existing) = store.size(key).await {
-        if existing == size {
-            return Ok(());
-        }
+    if let Ok(existing) = store.size(key).await
+        && existing == size
+    {
+        return Ok(());
     }
     match &s.local {
         Some(p) => {
@@ -565,7 +565,8 @@ pub async fn read_variable(
                     let raw = if concat_coord {
                         stored
                     } else {
-                        decode_chunk(&array, &stored).map_err(|source| IndexError::Format { url, source })?
+                        decode_chunk(&array, &stored)
+                            .map_err(|source| IndexError::Format { url, error: source })?
                     };
                     let mut values = to_f64(array.dtype, array.endian, &raw);
                     if cf {

@@ -3,13 +3,12 @@
 #[non_exhaustive]
 pub enum IndexError {
     /// A source file could not be scanned or decoded.
-    #[error("{url}: {source}")]
+    #[error("{url}: {error}")]
     Format {
         /// The source object.
         url: String,
-        /// What went wrong in it.
-        #[source]
-        source: hod_formats::FormatError,
+        /// What went wrong in it (part of the message, so not repeated as a source).
+        error: hod_formats::FormatError,
     },
     /// The store failed.
     #[error(transparent)]

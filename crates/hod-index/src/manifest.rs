@@ -331,13 +331,12 @@ impl Shard {
             for r in &v.refs {
                 match r.source {
                     MISSING => {}
-                    INLINE => {
+                    INLINE
                         if r.offset
                             .checked_add(r.length)
-                            .is_none_or(|e| e > self.blob.len() as u64)
-                        {
-                            return Err(format!("{name}: inline chunk outside the blob"));
-                        }
+                            .is_none_or(|e| e > self.blob.len() as u64) =>
+                    {
+                        return Err(format!("{name}: inline chunk outside the blob"));
                     }
                     s if s as usize >= self.sources.len() => {
                         return Err(format!("{name}: source index {s} out of range"));
