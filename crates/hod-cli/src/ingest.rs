@@ -4,12 +4,17 @@ use anyhow::Context;
 use hod_index::IngestOptions;
 use hod_store::Store;
 
-/// Expands globs (a pattern that matches nothing is an error) and keeps URLs as they are.
-fn expand(sources: &[String]) -> anyhow::Result<Vec<String>> {
+/// Expands globs, local (`data/*.nc`) or in object stores (`s3://bucket/era5/*.nc`); a pattern
+/// that matches nothing is an error.
+async fn expand(sources: &[String]) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for s in sources {
-        if s.contains("://") || !s.contains(['*', '?', '[']) {
+        if !s.contains(['*', '?', '[']) {
             out.push(s.clone());
+            continue;
+        }
+        if let Some((scheme, rest)) = s.split_once("://").filter(|(scheme, _)| *scheme != "file") {
+            out.append(&mut expand_remote(scheme, rest).await?);
             continue;
         }
         let mut matched: Vec<String> = glob::glob(s)
@@ -25,6 +30,26 @@ fn expand(sources: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// Lists the objects under the pattern's fixed prefix and keeps those matching it.
+async fn expand_remote(scheme: &str, rest: &str) -> anyhow::Result<Vec<String>> {
+    let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let fixed = &path[..path.find(['*', '?', '[']).unwrap_or(path.len())];
+    let dir = &fixed[..fixed.rfind('/').map_or(0, |i| i + 1)];
+    let pattern = glob::Pattern::new(path).with_context(|| format!("bad glob pattern {path}"))?;
+    let root = format!("{scheme}://{bucket}");
+    let store = Store::open(&root).with_context(|| format!("cannot open {root}"))?;
+    let mut matched: Vec<String> = store
+        .list(dir.trim_end_matches('/'))
+        .await?
+        .into_iter()
+        .filter(|o| pattern.matches(&o.key))
+        .map(|o| format!("{root}/{}", o.key))
+        .collect();
+    anyhow::ensure!(!matched.is_empty(), "no objects match {scheme}://{rest}");
+    matched.sort();
+    Ok(matched)
+}
+
 pub async fn run(
     store: &Store,
     dataset: &str,
@@ -34,7 +59,7 @@ pub async fn run(
     no_copy: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let sources = expand(sources)?;
+    let sources = expand(sources).await?;
     let all_local = sources
         .iter()
         .all(|s| !s.contains("://") || s.starts_with("file://"));
