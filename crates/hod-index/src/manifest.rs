@@ -274,13 +274,12 @@ impl Shard {
             .end
             .checked_sub(header.start)
             .ok_or_else(|| corrupt("end before start"))? as usize;
-        let need: u64 = n as u64 * 8
-            + header
-                .vars
-                .values()
-                .map(|v| v.2.saturating_mul(20))
-                .fold(0u64, u64::saturating_add)
-            + header.blob;
+        let need: u64 = header
+            .vars
+            .values()
+            .map(|v| v.2.saturating_mul(20))
+            .fold((n as u64).saturating_mul(8), u64::saturating_add)
+            .saturating_add(header.blob);
         if need > (data.len() - r.pos) as u64 {
             return Err(corrupt("truncated columns"));
         }
