@@ -328,19 +328,13 @@ impl Shard {
     fn validate(&self) -> Result<(), String> {
         for (name, v) in &self.vars {
             for r in &v.refs {
-                match r.source {
-                    MISSING => {}
-                    INLINE
-                        if r.offset
-                            .checked_add(r.length)
-                            .is_none_or(|e| e > self.blob.len() as u64) =>
-                    {
-                        return Err(format!("{name}: inline chunk outside the blob"));
-                    }
-                    s if s as usize >= self.sources.len() => {
-                        return Err(format!("{name}: source index {s} out of range"));
-                    }
-                    _ => {}
+                let ok = match r.source {
+                    MISSING => true,
+                    INLINE => r.offset.checked_add(r.length).is_some_and(|e| e <= self.blob.len() as u64),
+                    s => (s as usize) < self.sources.len(),
+                };
+                if !ok {
+                    return Err(format!("{name}: chunk reference {r:?} points outside the shard"));
                 }
             }
         }
