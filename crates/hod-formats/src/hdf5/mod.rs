@@ -1,0 +1,189 @@
+//! Scanner for HDF5 files, netCDF-4 included (IMERG, new CDS ERA5 files, …).
+//!
+//! Walks the file's metadata lazily through [`ReadAt`] (superblock, groups, object headers,
+//! heaps, B-trees and chunk indexes) and never reads chunk payloads. Every numeric dataset becomes
+//! a variable named by its path without the leading slash; dimension names come from netCDF-4 /
+//! HDF5 dimension scales (`DIMENSION_LIST`), else `phony_dim_N` as netCDF-C names them.
+//! Datasets that cannot be referenced chunk by chunk (strings, compounds, filters other than
+//! deflate/shuffle/fletcher32, chunks that skip a filter) are left out and listed with the reason
+//! in the file attribute `hod_skipped` (a JSON object name → reason).
+//!
+//! Chunk layouts read: version 1 B-tree, single chunk, implicit, fixed array and version 2 B-tree
+//! indexes; contiguous data (split along the leading dimension for rank >= 3) and compact data
+//! (inline bytes). Not read: extensible-array chunk indexes (datasets with an unlimited dimension
+//! written with the latest file format), layout message versions 1, 2 and 5, shared datatypes.
+
+mod attrs;
+mod btree;
+mod chunks;
+mod group;
+mod heap;
+mod io;
+mod messages;
+mod object;
+mod superblock;
+mod vars;
+
+use crate::{FormatError, ReadAt};
+use hod_core::{Attrs, Format, ScannedFile, ScannedVariable};
+use messages::Attribute;
+use std::collections::{BTreeMap, HashMap};
+
+/// netCDF-4's `NAME` of a dimension scale that is not a variable.
+const NOT_A_VARIABLE: &str = "This is a netCDF dimension but not a netCDF variable";
+
+/// Scans an HDF5 / netCDF-4 file.
+///
+/// # Errors
+/// [`FormatError::Corrupt`] or [`FormatError::Truncated`] naming the byte offset of a malformed
+/// structure, [`FormatError::Unsupported`] for a file-level feature not handled (e.g. an unknown
+/// superblock version), [`FormatError::Read`] when the source fails.
+pub fn scan(src: &dyn ReadAt) -> Result<ScannedFile, FormatError> {
+    let mut src = io::Src::new(src);
+    let at = superblock::locate(&src)?;
+    let root_addr = superblock::read(&mut src, at)?;
+    let root = object::read(&src, root_addr)?;
+    let objects = group::datasets(&src, root_addr, &root)?;
+    let mut gheap = heap::GlobalHeap::default();
+
+    let mut attrs = Attrs::new();
+    for a in group::attributes(&src, &root)? {
+        if !attrs::INTERNAL.contains(&a.name.as_str())
+            && let Some(v) = attrs::value(&src, &mut gheap, &a)?
+        {
+            attrs.insert(a.name.clone(), v);
+        }
+    }
+
+    let names: HashMap<u64, &str> = objects.iter().map(|o| (o.addr, leaf(&o.path))).collect();
+    let mut phony = Phony::default();
+    let mut skipped = BTreeMap::new();
+    let mut variables = Vec::new();
+    for o in &objects {
+        let Some(space) = vars::dataspace(&o.msgs)? else {
+            skipped.insert(o.path.clone(), "null dataspace".into());
+            continue;
+        };
+        let list = group::attributes(&src, &o.msgs)?;
+        let find = |n: &str| list.iter().find(|a| a.name == n);
+        let is_scale = match find("CLASS") {
+            Some(a) => attrs::string(&src, &mut gheap, a)?.as_deref() == Some("DIMENSION_SCALE"),
+            None => false,
+        };
+        let scale_name = match find("NAME").filter(|_| is_scale) {
+            Some(a) => attrs::string(&src, &mut gheap, a)?,
+            None => None,
+        };
+        if scale_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with(NOT_A_VARIABLE))
+        {
+            continue;
+        }
+        let scales = match find("DIMENSION_LIST") {
+            Some(a) => attrs::dimension_list(&src, &mut gheap, a)?,
+            None => None,
+        };
+        let dims = phony.dims(&o.path, &space.dims, is_scale, scales.as_deref(), &names);
+        let mut storage = match vars::storage(&src, &o.msgs, &space) {
+            Ok(s) => s,
+            Err(vars::Skip::Reason(r)) => {
+                skipped.insert(o.path.clone(), serde_json::Value::String(r));
+                continue;
+            }
+            Err(vars::Skip::Error(e)) => return Err(e),
+        };
+        storage.meta.dims = dims;
+        storage.meta.fill_value = match find("_FillValue") {
+            Some(a) => attrs::first_f64(&src, a)?,
+            None => None,
+        };
+        storage.meta.attrs = variable_attrs(&src, &mut gheap, &list, is_scale)?;
+        variables.push(ScannedVariable {
+            name: o.path.clone(),
+            meta: storage.meta,
+            chunks: storage.chunks,
+        });
+    }
+    if !skipped.is_empty() {
+        attrs.insert(
+            "hod_skipped".into(),
+            serde_json::Value::Object(skipped.into_iter().collect()),
+        );
+    }
+    Ok(ScannedFile {
+        format: Format::Hdf5,
+        attrs,
+        variables,
+    })
+}
+
+/// The last component of a path.
+fn leaf(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// A variable's attributes, without the structural ones.
+fn variable_attrs(
+    src: &io::Src,
+    gheap: &mut heap::GlobalHeap,
+    list: &[Attribute],
+    is_scale: bool,
+) -> Result<Attrs, FormatError> {
+    let mut out = Attrs::new();
+    for a in list {
+        if attrs::INTERNAL.contains(&a.name.as_str()) || (is_scale && a.name == "NAME") {
+            continue;
+        }
+        if let Some(v) = attrs::value(src, gheap, a)? {
+            out.insert(a.name.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// Names of dimensions that have no dimension scale, per group, like netCDF-C: one
+/// `phony_dim_N` per distinct length (and repeat within one dataset).
+#[derive(Default)]
+struct Phony {
+    dims: HashMap<(String, u64, usize), String>,
+    next: HashMap<String, usize>,
+}
+
+impl Phony {
+    /// Dimension names of the dataset at `path` with shape `shape`.
+    fn dims(
+        &mut self,
+        path: &str,
+        shape: &[u64],
+        is_scale: bool,
+        scales: Option<&[Option<u64>]>,
+        names: &HashMap<u64, &str>,
+    ) -> Vec<String> {
+        let group = path.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+        let mut out = Vec::with_capacity(shape.len());
+        for (axis, &len) in shape.iter().enumerate() {
+            let scale = scales
+                .filter(|s| s.len() == shape.len())
+                .and_then(|s| s[axis])
+                .and_then(|addr| names.get(&addr));
+            let name = match scale {
+                Some(n) => n.to_string(),
+                None if is_scale && axis == 0 => leaf(path).to_string(),
+                None => {
+                    let repeat = shape[..axis].iter().filter(|&&l| l == len).count();
+                    let next = self.next.entry(group.clone()).or_default();
+                    self.dims
+                        .entry((group.clone(), len, repeat))
+                        .or_insert_with(|| {
+                            *next += 1;
+                            format!("phony_dim_{}", *next - 1)
+                        })
+                        .clone()
+                }
+            };
+            out.push(name);
+        }
+        out
+    }
+}
