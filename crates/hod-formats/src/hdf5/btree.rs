@@ -5,9 +5,20 @@ use super::heap::limit_enc_size;
 use super::io::{Cursor, Src, corrupt};
 use crate::FormatError;
 
-/// A cap on visited nodes, against cycles in corrupt files.
-const MAX_NODES: usize = 1 << 20;
 const MAX_DEPTH: u32 = 64;
+
+/// How many nodes and records one walk may visit: a node or record takes at least 8 bytes, so a
+/// valid tree never needs more; corrupt trees whose nodes share children would.
+fn budget(src: &Src) -> usize {
+    usize::try_from(src.size() / 8).unwrap_or(usize::MAX).max(1024)
+}
+
+fn spend(budget: &mut usize, at: u64) -> Result<(), FormatError> {
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| corrupt(at, "B-tree has more nodes and records than the file can hold"))?;
+    Ok(())
+}
 
 /// Calls `leaf(key, child)` for every entry of the leaf nodes of the v1 B-tree at `addr`, whose
 /// keys are `key_size` bytes. For group trees the children are symbol table nodes; for chunk
@@ -19,7 +30,7 @@ pub(super) fn v1(
     key_size: usize,
     leaf: &mut dyn FnMut(&mut Cursor, u64) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let mut budget = MAX_NODES;
+    let mut budget = budget(src);
     v1_node(src, addr, node_type, key_size, None, &mut budget, leaf)
 }
 
@@ -32,9 +43,7 @@ fn v1_node(
     budget: &mut usize,
     leaf: &mut dyn FnMut(&mut Cursor, u64) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    *budget = budget
-        .checked_sub(1)
-        .ok_or_else(|| corrupt(addr, "too many B-tree nodes"))?;
+    spend(budget, addr)?;
     let o = usize::from(src.offset_size);
     let mut c = src.cursor(addr, 8 + 2 * o as u64)?;
     c.signature(b"TREE")?;
@@ -54,6 +63,7 @@ fn v1_node(
         let mut key = c.sub(key_size)?;
         let child = c.req_addr("B-tree child")?;
         if level == 0 {
+            spend(budget, child)?;
             leaf(&mut key, child)?;
         } else {
             v1_node(src, child, node_type, key_size, Some(level - 1), budget, leaf)?;
@@ -88,7 +98,7 @@ pub(super) fn v2(
         rec_size,
         sizes: pointer_sizes(node_size, rec_size as u64, depth, o),
     };
-    let mut budget = MAX_NODES;
+    let mut budget = budget(src);
     tree.node(src, root, depth, root_records, &mut budget, record)?;
     Ok(tree_type)
 }
@@ -128,9 +138,7 @@ impl V2 {
         budget: &mut usize,
         record: &mut dyn FnMut(&mut Cursor) -> Result<(), FormatError>,
     ) -> Result<(), FormatError> {
-        *budget = budget
-            .checked_sub(1)
-            .ok_or_else(|| corrupt(addr, "too many B-tree nodes"))?;
+        spend(budget, addr)?;
         let mut c = src.cursor(addr, self.node_size)?;
         c.signature(if depth == 0 { b"BTLF" } else { b"BTIN" })?;
         c.skip(2)?; // version, type
@@ -140,7 +148,7 @@ impl V2 {
                 .saturating_mul(self.rec_size),
         )?;
         if depth == 0 {
-            return self.each(recs, record);
+            return self.each(recs, budget, record);
         }
         let (nrec_size, total_size) = self.sizes.get(depth as usize).copied().unwrap_or((1, 0));
         let mut children = Vec::new();
@@ -153,15 +161,17 @@ impl V2 {
         for (child, n) in children {
             self.node(src, child, depth - 1, n, budget, record)?;
         }
-        self.each(recs, record)
+        self.each(recs, budget, record)
     }
 
     fn each(
         &self,
         mut recs: Cursor,
+        budget: &mut usize,
         record: &mut dyn FnMut(&mut Cursor) -> Result<(), FormatError>,
     ) -> Result<(), FormatError> {
         while recs.remaining() >= self.rec_size {
+            spend(budget, recs.here())?;
             record(&mut recs.sub(self.rec_size)?)?;
         }
         Ok(())

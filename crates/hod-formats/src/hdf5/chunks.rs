@@ -79,7 +79,8 @@ pub(super) fn collect(
         }
         ChunkIndex::Implicit => {
             let grid = g.grid(g.shape);
-            for (i, index) in grid_indices(&grid, src.abs(addr)?)?.into_iter().enumerate() {
+            let cap = src.size() / g.chunk_bytes.max(1);
+            for (i, index) in grid_indices(&grid, src.abs(addr)?, cap)?.into_iter().enumerate() {
                 let at = (i as u64)
                     .checked_mul(g.chunk_bytes)
                     .and_then(|b| b.checked_add(addr));
@@ -124,12 +125,16 @@ fn raw(src: &Src, index: Vec<u64>, addr: u64, size: u64, mask: u32) -> Result<Ra
     })
 }
 
-/// All chunk-grid indices in row-major order; refuses grids larger than the file could index.
-fn grid_indices(grid: &[u64], at: u64) -> Result<Vec<Vec<u64>>, FormatError> {
+/// All chunk-grid indices in row-major order; refuses grids of more than `cap` chunks (what the
+/// file could hold).
+fn grid_indices(grid: &[u64], at: u64, cap: u64) -> Result<Vec<Vec<u64>>, FormatError> {
     let n = grid.iter().try_fold(1u64, |a, &g| a.checked_mul(g));
-    let n = n
-        .filter(|&n| n <= 1 << 24)
-        .ok_or_else(|| corrupt(at, format!("chunk grid {grid:?} too large")))?;
+    let n = n.filter(|&n| n <= cap).ok_or_else(|| {
+        corrupt(
+            at,
+            format!("chunk grid {grid:?} has more chunks than the file can hold"),
+        )
+    })?;
     let mut out = Vec::with_capacity(n as usize);
     for mut lin in 0..n {
         let mut index = vec![0; grid.len()];
@@ -158,7 +163,7 @@ fn fixed_array(
     let nentries = h.length()?;
     let dblock = h.req_addr("fixed array data block")?;
     let grid = g.grid(g.max);
-    let indices = grid_indices(&grid, src.abs(addr)?)?;
+    let indices = grid_indices(&grid, src.abs(addr)?, src.size() / (entry_size.max(1) as u64))?;
     if nentries != indices.len() as u64 || entry_size < o || page_bits > 32 {
         return Err(h.corrupt(format!(
             "fixed array of {nentries} entries for a grid of {grid:?}"

@@ -35,9 +35,8 @@ pub(super) struct GlobalHeap {
 impl GlobalHeap {
     /// The bytes of object `index` of the collection at `addr`.
     pub(super) fn object(&mut self, src: &Src, addr: u64, index: u32) -> Result<Vec<u8>, FormatError> {
-        if !self.collections.contains_key(&addr) {
-            let objects = read_collection(src, addr)?;
-            self.collections.insert(addr, objects);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.collections.entry(addr) {
+            e.insert(read_collection(src, addr)?);
         }
         let found = u16::try_from(index)
             .ok()

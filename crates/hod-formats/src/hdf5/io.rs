@@ -196,6 +196,10 @@ impl Cursor {
             .ok_or_else(|| corrupt(at, format!("undefined address for {what}")))
     }
 
+    pub(super) fn length_size(&self) -> u8 {
+        self.length_size
+    }
+
     /// A length field.
     pub(super) fn length(&mut self) -> Result<u64, FormatError> {
         self.uint(usize::from(self.length_size))

@@ -30,7 +30,12 @@ pub(super) fn dataspace(c: &mut Cursor) -> Result<Option<Dataspace>, FormatError
     }
     let dims = (0..rank).map(|_| c.length()).collect::<Result<Vec<_>, _>>()?;
     let max = if flags & 1 != 0 {
-        (0..rank).map(|_| c.length()).collect::<Result<Vec<_>, _>>()?
+        // All bits set means unlimited, whatever the size of lengths.
+        let unlimited = u64::MAX >> (64 - 8 * u32::from(c.length_size()));
+        let max = (0..rank).map(|_| c.length()).collect::<Result<Vec<_>, _>>()?;
+        max.into_iter()
+            .map(|m| if m == unlimited { u64::MAX } else { m })
+            .collect()
     } else {
         dims.clone()
     };

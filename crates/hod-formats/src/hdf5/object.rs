@@ -2,6 +2,7 @@
 
 use super::io::{Cursor, Src, corrupt, unsupported};
 use crate::FormatError;
+use std::collections::HashSet;
 
 /// Message types this scanner reads.
 pub(super) mod kind {
@@ -26,9 +27,6 @@ pub(super) struct Message {
     pub flags: u8,
     pub body: Cursor,
 }
-
-/// A cap on continuation blocks, against loops in corrupt files.
-const MAX_BLOCKS: usize = 4096;
 
 /// Reads all messages of the object header at `addr`.
 pub(super) fn read(src: &Src, addr: u64) -> Result<Vec<Message>, FormatError> {
@@ -84,11 +82,13 @@ fn follow(
     mut blocks: Vec<Block>,
     parse: impl Fn(&Src, u64, u64, &mut Vec<Message>, &mut Vec<Block>) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let mut seen = 0;
+    // Each block once, and no more bytes than the file has, against loops in corrupt files.
+    let mut seen = HashSet::new();
+    let mut total = 0u64;
     while let Some((a, l)) = blocks.pop() {
-        seen += 1;
-        if seen > MAX_BLOCKS {
-            return Err(corrupt(a, "too many object header continuation blocks"));
+        total = total.saturating_add(l);
+        if !seen.insert(a) || total > src.size() {
+            return Err(corrupt(a, "object header continuation blocks loop"));
         }
         parse(src, a, l, msgs, &mut blocks)?;
     }

@@ -55,7 +55,9 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
     let dt = messages::datatype(&mut m.body.clone())?;
     let (dtype, endian) = numeric(&dt).ok_or_else(|| Skip::Reason(format!("{} data", dt.describe())))?;
     let esize = dtype.size() as u64;
-    let layout = messages::layout(&mut required(msgs, kind::LAYOUT, "layout")?.body.clone())?;
+    let layout_msg = required(msgs, kind::LAYOUT, "layout")?;
+    let at = layout_msg.body.here();
+    let layout = messages::layout(&mut layout_msg.body.clone())?;
     let filters = match object::find(msgs, kind::FILTERS) {
         Some(m) => messages::filters(&mut m.body.clone())?,
         None => Vec::new(),
@@ -65,7 +67,7 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
     let nbytes = shape
         .iter()
         .try_fold(esize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Skip::Error(corrupt(0, format!("dataset shape {shape:?} overflows"))))?;
+        .ok_or_else(|| Skip::Error(corrupt(at, format!("dataset shape {shape:?} overflows"))))?;
     let (chunk_shape, chunks) = match layout {
         Layout::Compact(bytes) => {
             let entry = ChunkEntry {
@@ -78,12 +80,25 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
         Layout::Chunked { dims, addr, index } => {
             if dims.len() != shape.len() {
                 return Err(Skip::Error(corrupt(
-                    0,
+                    at,
                     format!("chunk rank {} for a dataset of rank {}", dims.len(), shape.len()),
                 )));
             }
+            // HDF5 itself refuses chunks of 4 GiB or more, and chunks larger than a fixed-size
+            // dimension; checking both bounds what a decoder of a corrupt file allocates.
             let chunk_bytes = dims.iter().try_fold(esize, |a, &d| a.checked_mul(d));
-            let chunk_bytes = chunk_bytes.ok_or_else(|| Skip::Error(corrupt(0, "chunk size overflows")))?;
+            let too_big = dims
+                .iter()
+                .zip(&space.max)
+                .any(|(&c, &m)| m != u64::MAX && c > m.max(1));
+            let chunk_bytes = chunk_bytes
+                .filter(|&b| b <= u64::from(u32::MAX) && !too_big)
+                .ok_or_else(|| {
+                    Skip::Error(corrupt(
+                        at,
+                        format!("chunk shape {dims:?} for a dataset of shape {:?}", space.max),
+                    ))
+                })?;
             let raw = match addr {
                 None => Vec::new(),
                 Some(addr) => {
