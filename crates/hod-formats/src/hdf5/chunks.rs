@@ -1,7 +1,7 @@
 //! Chunk indexes: from a chunked layout to the file location of every allocated chunk.
 
 use super::btree;
-use super::io::{Cursor, Src, corrupt, unsupported};
+use super::io::{Cursor, Src, corrupt};
 use super::messages::ChunkIndex;
 use crate::FormatError;
 
@@ -103,7 +103,18 @@ pub(super) fn collect(
                 Ok(())
             })?;
         }
-        ChunkIndex::ExtensibleArray => return Err(unsupported("extensible array chunk index")),
+        ChunkIndex::ExtensibleArray => {
+            super::earray::collect(src, addr, g, &mut |index, at, e| {
+                let (size, mask) = if g.filtered {
+                    let n = e.remaining().saturating_sub(4);
+                    (e.uint(n)?, e.u32()?)
+                } else {
+                    (g.chunk_bytes, 0)
+                };
+                out.push(raw(src, index, at, size, mask)?);
+                Ok(())
+            })?;
+        }
     }
     out.retain(|c| g.in_bounds(&c.index));
     Ok(out)

@@ -164,7 +164,9 @@ pub(super) enum Layout {
 
 pub(super) fn layout(c: &mut Cursor) -> Result<Layout, FormatError> {
     let version = c.u8()?;
-    if !matches!(version, 3 | 4) {
+    // Version 5 (HDF5 2.0) encodes like version 4; its chunk indexes size the filtered-chunk
+    // length field differently, which the index walkers derive from the record sizes.
+    if !matches!(version, 3..=5) {
         return Err(unsupported(format!("data layout message version {version}")));
     }
     let class = c.u8()?;

@@ -3,7 +3,7 @@
 //! Walks the file's metadata lazily through [`ReadAt`] (superblock, groups, object headers,
 //! heaps, B-trees and chunk indexes) and never reads chunk payloads. Every numeric dataset becomes
 //! a variable named by its path without the leading slash; dimension names come from netCDF-4 /
-//! HDF5 dimension scales (`DIMENSION_LIST`), else `phony_dim_N` as netCDF-C names them.
+//! HDF5 dimension scales (`DIMENSION_LIST`), else `phony_dim_N` as h5netcdf/xarray name them.
 //! Datasets that cannot be referenced chunk by chunk (strings, compounds, filters other than
 //! deflate/shuffle/fletcher32, chunks that skip a filter) are left out and listed with the reason
 //! in the file attribute `hod_skipped` (a JSON object name → reason).
@@ -16,6 +16,8 @@
 mod attrs;
 mod btree;
 mod chunks;
+mod dims;
+mod earray;
 mod group;
 mod heap;
 mod io;
@@ -27,7 +29,7 @@ mod vars;
 use crate::{FormatError, ReadAt};
 use hod_core::{Attrs, Format, ScannedFile, ScannedVariable};
 use messages::Attribute;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// netCDF-4's `NAME` of a dimension scale that is not a variable.
 const NOT_A_VARIABLE: &str = "This is a netCDF dimension but not a netCDF variable";
@@ -55,37 +57,57 @@ pub fn scan(src: &dyn ReadAt) -> Result<ScannedFile, FormatError> {
         }
     }
 
-    let names: HashMap<u64, &str> = objects.iter().map(|o| (o.addr, leaf(&o.path))).collect();
-    let mut phony = Phony::default();
-    let mut skipped = BTreeMap::new();
-    let mut variables = Vec::new();
+    // First the structural attributes of every dataset, which dimension naming needs.
+    let mut infos = Vec::with_capacity(objects.len());
     for o in &objects {
-        let Some(space) = vars::dataspace(&o.msgs)? else {
-            skipped.insert(o.path.clone(), "null dataspace".into());
-            continue;
-        };
+        let space = vars::dataspace(&o.msgs)?;
         let list = group::attributes(&src, &o.msgs)?;
         let find = |n: &str| list.iter().find(|a| a.name == n);
-        let is_scale = match find("CLASS") {
-            Some(a) => attrs::string(&src, &mut gheap, a)?.as_deref() == Some("DIMENSION_SCALE"),
-            None => false,
+        let text = |a: Option<&Attribute>, gheap: &mut heap::GlobalHeap| match a {
+            Some(a) => attrs::string(&src, gheap, a),
+            None => Ok(None),
         };
-        let scale_name = match find("NAME").filter(|_| is_scale) {
-            Some(a) => attrs::string(&src, &mut gheap, a)?,
-            None => None,
-        };
-        if scale_name
-            .as_deref()
-            .is_some_and(|n| n.starts_with(NOT_A_VARIABLE))
-        {
-            continue;
-        }
+        let is_scale = text(find("CLASS"), &mut gheap)?.as_deref() == Some("DIMENSION_SCALE");
+        let hidden = is_scale
+            && text(find("NAME"), &mut gheap)?
+                .as_deref()
+                .is_some_and(|n| n.starts_with(NOT_A_VARIABLE));
         let scales = match find("DIMENSION_LIST") {
             Some(a) => attrs::dimension_list(&src, &mut gheap, a)?,
             None => None,
         };
-        let dims = phony.dims(&o.path, &space.dims, is_scale, scales.as_deref(), &names);
-        let mut storage = match vars::storage(&src, &o.msgs, &space) {
+        let dimid = match find("_Netcdf4Dimid") {
+            Some(a) => attrs::first_f64(&src, a)?.map(|v| v as i64),
+            None => None,
+        };
+        infos.push((space, list, is_scale, hidden, scales, dimid));
+    }
+    let empty = Vec::new();
+    let sets: Vec<dims::Dataset> = objects
+        .iter()
+        .zip(&infos)
+        .map(|(o, (space, _, is_scale, _, scales, dimid))| dims::Dataset {
+            path: &o.path,
+            addr: o.addr,
+            shape: space.as_ref().map_or(&empty, |s| &s.dims),
+            is_scale: *is_scale,
+            scales: scales.as_deref(),
+            dimid: *dimid,
+        })
+        .collect();
+    let namer = dims::Namer::new(&sets);
+
+    let mut skipped = BTreeMap::new();
+    let mut variables = Vec::new();
+    for ((o, set), (space, list, is_scale, hidden, _, _)) in objects.iter().zip(&sets).zip(&infos) {
+        if *hidden {
+            continue;
+        }
+        let Some(space) = space else {
+            skipped.insert(o.path.clone(), "null dataspace".into());
+            continue;
+        };
+        let mut storage = match vars::storage(&src, &o.msgs, space) {
             Ok(s) => s,
             Err(vars::Skip::Reason(r)) => {
                 skipped.insert(o.path.clone(), serde_json::Value::String(r));
@@ -93,12 +115,12 @@ pub fn scan(src: &dyn ReadAt) -> Result<ScannedFile, FormatError> {
             }
             Err(vars::Skip::Error(e)) => return Err(e),
         };
-        storage.meta.dims = dims;
-        storage.meta.fill_value = match find("_FillValue") {
+        storage.meta.dims = namer.dims(set);
+        storage.meta.fill_value = match list.iter().find(|a| a.name == "_FillValue") {
             Some(a) => attrs::first_f64(&src, a)?,
             None => None,
         };
-        storage.meta.attrs = variable_attrs(&src, &mut gheap, &list, is_scale)?;
+        storage.meta.attrs = variable_attrs(&src, &mut gheap, list, *is_scale)?;
         variables.push(ScannedVariable {
             name: o.path.clone(),
             meta: storage.meta,
@@ -118,11 +140,6 @@ pub fn scan(src: &dyn ReadAt) -> Result<ScannedFile, FormatError> {
     })
 }
 
-/// The last component of a path.
-fn leaf(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
 /// A variable's attributes, without the structural ones.
 fn variable_attrs(
     src: &io::Src,
@@ -140,50 +157,4 @@ fn variable_attrs(
         }
     }
     Ok(out)
-}
-
-/// Names of dimensions that have no dimension scale, per group, like netCDF-C: one
-/// `phony_dim_N` per distinct length (and repeat within one dataset).
-#[derive(Default)]
-struct Phony {
-    dims: HashMap<(String, u64, usize), String>,
-    next: HashMap<String, usize>,
-}
-
-impl Phony {
-    /// Dimension names of the dataset at `path` with shape `shape`.
-    fn dims(
-        &mut self,
-        path: &str,
-        shape: &[u64],
-        is_scale: bool,
-        scales: Option<&[Option<u64>]>,
-        names: &HashMap<u64, &str>,
-    ) -> Vec<String> {
-        let group = path.rsplit_once('/').map_or("", |(g, _)| g).to_string();
-        let mut out = Vec::with_capacity(shape.len());
-        for (axis, &len) in shape.iter().enumerate() {
-            let scale = scales
-                .filter(|s| s.len() == shape.len())
-                .and_then(|s| s[axis])
-                .and_then(|addr| names.get(&addr));
-            let name = match scale {
-                Some(n) => n.to_string(),
-                None if is_scale && axis == 0 => leaf(path).to_string(),
-                None => {
-                    let repeat = shape[..axis].iter().filter(|&&l| l == len).count();
-                    let next = self.next.entry(group.clone()).or_default();
-                    self.dims
-                        .entry((group.clone(), len, repeat))
-                        .or_insert_with(|| {
-                            *next += 1;
-                            format!("phony_dim_{}", *next - 1)
-                        })
-                        .clone()
-                }
-            };
-            out.push(name);
-        }
-        out
-    }
 }

@@ -84,21 +84,24 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
                     format!("chunk rank {} for a dataset of rank {}", dims.len(), shape.len()),
                 )));
             }
-            // HDF5 itself refuses chunks of 4 GiB or more, and chunks larger than a fixed-size
-            // dimension; checking both bounds what a decoder of a corrupt file allocates.
+            // HDF5 refuses chunks larger than a fixed-size dimension, and before 2.0 chunks of
+            // 4 GiB or more; checking both bounds what a decoder of a corrupt file allocates.
             let chunk_bytes = dims.iter().try_fold(esize, |a, &d| a.checked_mul(d));
             let too_big = dims
                 .iter()
                 .zip(&space.max)
                 .any(|(&c, &m)| m != u64::MAX && c > m.max(1));
-            let chunk_bytes = chunk_bytes
-                .filter(|&b| b <= u64::from(u32::MAX) && !too_big)
-                .ok_or_else(|| {
-                    Skip::Error(corrupt(
-                        at,
-                        format!("chunk shape {dims:?} for a dataset of shape {:?}", space.max),
-                    ))
-                })?;
+            let chunk_bytes = chunk_bytes.filter(|_| !too_big).ok_or_else(|| {
+                Skip::Error(corrupt(
+                    at,
+                    format!("chunk shape {dims:?} for a dataset of shape {:?}", space.max),
+                ))
+            })?;
+            if chunk_bytes > u64::from(u32::MAX) {
+                return Err(Skip::Reason(format!(
+                    "chunks of {chunk_bytes} bytes (4 GiB or more)"
+                )));
+            }
             let raw = match addr {
                 None => Vec::new(),
                 Some(addr) => {
