@@ -559,3 +559,40 @@ proptest! {
         F.with(|f| survives(f, f.len(), &flips));
     }
 }
+
+/// A source that records what was read.
+struct Recording<'a>(&'a [u8], std::sync::Mutex<Vec<(u64, u64)>>);
+
+impl hod_core::ReadAt for Recording<'_> {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        self.1.lock().unwrap().push((offset, len));
+        SliceSource(self.0).read_at(offset, len)
+    }
+}
+
+/// The scan reads metadata only: nothing of t2m's 24 compressed chunks (the payload of this
+/// file), and a small part of the file in all.
+#[test]
+fn scan_reads_no_chunk_payload() {
+    let file = bytes(ERA5_NC4);
+    let src = Recording(&file, Default::default());
+    let f = hdf5::scan(&src).unwrap();
+    let reads = src.1.into_inner().unwrap();
+    let total: u64 = reads.iter().map(|r| r.1).sum();
+    let t2m = var(&f, "t2m");
+    let overlap: u64 = reads
+        .iter()
+        .flat_map(|&(o, l)| (0..t2m.chunks.len()).map(move |i| (o, l, i)))
+        .map(|(o, l, i)| {
+            let (_, co, cl) = range(t2m, i);
+            (o + l).min(co + cl).saturating_sub(o.max(co))
+        })
+        .sum();
+    eprintln!("{} reads, {total} bytes, {overlap} in t2m chunks", reads.len());
+    assert_eq!(overlap, 0);
+    assert!(total < file.len() as u64 / 2, "read {total} bytes");
+}

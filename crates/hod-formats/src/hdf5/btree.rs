@@ -58,7 +58,7 @@ fn v1_node(
     }
     let entries = u64::from(c.u16()?);
     let body = entries * (key_size + o) as u64 + key_size as u64;
-    let mut c = src.cursor(addr + 8 + 2 * o as u64, body)?;
+    let mut c = src.cursor(addr.saturating_add(8 + 2 * o as u64), body)?;
     for _ in 0..entries {
         let mut key = c.sub(key_size)?;
         let child = c.req_addr("B-tree child")?;

@@ -188,12 +188,12 @@ fn fixed_array(
         (0..npages)
             .map(|p| {
                 let n = page.min(nentries - p * page);
-                let at = dblock + first + p * (page * entry_size as u64 + 4);
+                let at = dblock.saturating_add(first + p * (page * entry_size as u64 + 4));
                 src.cursor(at, n * entry_size as u64)
             })
             .collect::<Result<_, _>>()?
     } else {
-        vec![src.cursor(dblock + prefix, nentries * entry_size as u64)?]
+        vec![src.cursor(dblock.saturating_add(prefix), nentries * entry_size as u64)?]
     };
     let mut indices = indices.into_iter();
     for mut c in entries {

@@ -161,7 +161,7 @@ fn data_block(
     while k < n {
         let pg = k / page;
         let count = page.min(n - k);
-        let at = addr + start + pg * (page * p.esize + 4);
+        let at = addr.saturating_add(start + pg * (page * p.esize + 4));
         let mut c = src.cursor(at, count * p.esize)?;
         for j in 0..count {
             let mut e = c.sub(p.esize as usize)?;

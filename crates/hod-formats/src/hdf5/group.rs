@@ -92,7 +92,7 @@ fn symbol_table(
         h.signature(b"SNOD")?;
         h.skip(2)?;
         let n = u64::from(h.u16()?);
-        let mut e = src.cursor(snod + 8, n * (2 * o + 24))?;
+        let mut e = src.cursor(snod.saturating_add(8), n * (2 * o + 24))?;
         for _ in 0..n {
             let at = e.here();
             let name = e.heap_offset()?;

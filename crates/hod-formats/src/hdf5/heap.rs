@@ -68,7 +68,7 @@ fn read_collection(src: &Src, addr: u64) -> Result<HashMap<u16, (u64, u64)>, For
         }
         c.skip(6)?; // reference count, reserved
         let len = c.length()?;
-        let at = addr + c.pos() as u64;
+        let at = addr.saturating_add(c.pos() as u64);
         let padded = usize::try_from(len.div_ceil(8) * 8).map_err(|_| c.corrupt("object size"))?;
         c.skip(padded.min(c.remaining()))?;
         objects.insert(index, (at, len));
@@ -117,7 +117,7 @@ impl FractalHeap {
                 src.abs(addr)?
             )));
         }
-        if width == 0
+        if !width.is_power_of_two()
             || !start_block.is_power_of_two()
             || !max_direct.is_power_of_two()
             || max_direct < start_block
@@ -191,10 +191,13 @@ impl FractalHeap {
             rows = if row < self.max_direct_rows() {
                 0
             } else {
-                let size = self.row_size(row)?;
-                u64::from(size.trailing_zeros())
-                    - u64::from(self.start_block.trailing_zeros() + self.width.trailing_zeros())
-                    + 1
+                // An indirect block's rows: log2(block size) - log2(start * width) + 1.
+                let size = self.row_size(row)?.trailing_zeros();
+                let first = self.start_block.trailing_zeros() + self.width.trailing_zeros();
+                let rows = size
+                    .checked_sub(first)
+                    .ok_or_else(|| corrupt(at, "fractal heap indirect block rows"))?;
+                u64::from(rows) + 1
             };
             if rows == 0 && off >= self.row_size(row)? {
                 return Err(corrupt(at, "heap object offset past its direct block"));

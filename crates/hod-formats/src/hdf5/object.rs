@@ -49,7 +49,7 @@ pub(super) fn read(src: &Src, addr: u64) -> Result<Vec<Message>, FormatError> {
         }
         let size = head.uint(1 << (flags & 3))?;
         let start = head.pos() as u64;
-        let mut body = src.cursor(addr + start, size)?;
+        let mut body = src.cursor(addr.saturating_add(start), size)?;
         parse_v2(&mut body, flags & 0x04 != 0, &mut msgs, &mut blocks)?;
         follow(src, &mut msgs, blocks, |src, a, l, msgs, blocks| {
             let mut c = src.cursor(a, l)?;
@@ -65,7 +65,7 @@ pub(super) fn read(src: &Src, addr: u64) -> Result<Vec<Message>, FormatError> {
         }
         head.skip(1 + 2 + 4)?; // reserved, message count, reference count
         let size = u64::from(head.u32()?);
-        let mut body = src.cursor(addr + 16, size)?;
+        let mut body = src.cursor(addr.saturating_add(16), size)?;
         parse_v1(&mut body, &mut msgs, &mut blocks)?;
         follow(src, &mut msgs, blocks, |src, a, l, msgs, blocks| {
             parse_v1(&mut src.cursor(a, l)?, msgs, blocks)
