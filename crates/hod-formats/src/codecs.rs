@@ -15,6 +15,7 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
         buf = match codec {
             Codec::Zlib => inflate(&buf)?,
             Codec::Shuffle { element_size } => unshuffle(&buf, *element_size),
+            Codec::Fletcher32 => crate::hdf5::fletcher32(buf)?,
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"

@@ -63,7 +63,7 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
         None => Vec::new(),
     };
     let shape = space.dims.clone();
-    let (codecs, trailer) = codecs(&filters, dtype)?;
+    let codecs = codecs(&filters, dtype)?;
     let nbytes = shape
         .iter()
         .try_fold(esize, |a, &d| a.checked_mul(d))
@@ -127,7 +127,7 @@ pub(super) fn storage(src: &Src, msgs: &[Message], space: &Dataspace) -> Result<
                     index: c.index,
                     loc: ChunkLoc::Range {
                         offset: c.offset,
-                        length: c.size.saturating_sub(trailer),
+                        length: c.size,
                     },
                 });
             }
@@ -167,25 +167,20 @@ pub(super) fn numeric(dt: &Datatype) -> Option<(DType, Endian)> {
     }
 }
 
-/// The decode chain (reverse of the encode pipeline) and the bytes of checksum to cut from each
-/// stored chunk (fletcher32, when it is the outermost filter).
-fn codecs(filters: &[Filter], dtype: DType) -> Result<(Vec<Codec>, u64), FormatError> {
+/// The decode chain: the encode pipeline reversed.
+fn codecs(filters: &[Filter], dtype: DType) -> Result<Vec<Codec>, FormatError> {
     let mut out = Vec::new();
-    let mut trailer = 0;
-    for (i, f) in filters.iter().enumerate().rev() {
-        match f.id {
-            DEFLATE => out.push(Codec::Zlib),
-            SHUFFLE => {
-                let size = f.values.first().map_or(dtype.size(), |&v| v as usize);
-                out.push(Codec::Shuffle { element_size: size });
-            }
-            // The checksum is appended last, so it can only be cut when nothing encodes after it.
-            FLETCHER32 if i + 1 == filters.len() => trailer = 4,
-            FLETCHER32 => return Err(unsupported("fletcher32 checksum before other filters")),
+    for f in filters.iter().rev() {
+        out.push(match f.id {
+            DEFLATE => Codec::Zlib,
+            SHUFFLE => Codec::Shuffle {
+                element_size: f.values.first().map_or(dtype.size(), |&v| v as usize),
+            },
+            FLETCHER32 => Codec::Fletcher32,
             id => return Err(unsupported(format!("filter {} (id {id})", filter_name(id)))),
-        }
+        });
     }
-    Ok((out, trailer))
+    Ok(out)
 }
 
 fn filter_name(id: u16) -> &'static str {
