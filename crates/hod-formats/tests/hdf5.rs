@@ -225,6 +225,32 @@ fn era5_daily_nc4_decodes_p1() {
     assert_eq!(read_all(&file, var(&f, "valid_time"))[0], 1551398400.0); // 2019-03-01T00Z
 }
 
+/// All 31 days against era5-daily-REFERENCE.md (xarray/netCDF4 figures, full precision).
+#[test]
+fn era5_daily_nc4_month_matches_reference() {
+    let (mut sum, mut n, mut min, mut max) = (0.0, 0usize, f64::MAX, f64::MIN);
+    for day in 1..=31 {
+        let file = bytes(&format!("era5-daily-nc4/era5_t2m_201903{day:02}.nc"));
+        let f = scan(&file);
+        let t2m = var(&f, "t2m");
+        assert_eq!(t2m.chunks.len(), 24, "day {day}");
+        let v = read_all(&file, t2m);
+        let at = |h: usize, i: usize, j: usize| v[(h * 33 + i) * 49 + j];
+        match day {
+            15 => assert_eq!(at(12, 12, 27), 281.62890625), // P2: 12:00, lat 55.0, lon -3.25
+            31 => assert_eq!(at(23, 0, 0), 281.099365234375), // P3: 23:00, lat 58.0, lon -10.0
+            _ => {}
+        }
+        sum += v.iter().sum::<f64>();
+        n += v.len();
+        min = v.iter().copied().fold(min, f64::min);
+        max = v.iter().copied().fold(max, f64::max);
+    }
+    assert_eq!(n, 1_203_048);
+    assert!((sum / n as f64 - 280.7740585847981).abs() < 1e-9);
+    assert_eq!((min, max), (265.68017578125, 291.558837890625));
+}
+
 #[test]
 fn basin_mask() {
     let f = check_file(
