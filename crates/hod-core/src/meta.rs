@@ -154,6 +154,9 @@ pub enum Codec {
         /// GRIB edition of the message (1 or 2).
         edition: u8,
     },
+    /// HDF5 Fletcher-32 checksum (numcodecs `fletcher32`): checks and removes the 4 bytes that
+    /// end the data.
+    Fletcher32,
 }
 
 /// Zarr-style metadata of one array (a variable or a coordinate).

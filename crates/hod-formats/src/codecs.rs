@@ -19,6 +19,7 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
             @ (Codec::Lzw | Codec::HorizontalPredictor { .. } | Codec::FloatingPointPredictor { .. }) => {
                 crate::geotiff::decode_step(tiff, buf, meta)?
             }
+            Codec::Fletcher32 => crate::hdf5::fletcher32(buf)?,
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
