@@ -13,24 +13,24 @@ pub async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
             let m = hod_index::read_meta(store, n).await?;
             out.push(summary(&m));
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::output::line(serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if names.is_empty() {
-        println!(
+        crate::output::line(format!(
             "no datasets in {} (add one with `hod ingest NAME FILES...`)",
             store.url()
-        );
+        ));
     }
     for n in &names {
         let m = hod_index::read_meta(store, n).await?;
         let dims: Vec<String> = m.dims.iter().map(|(d, s)| format!("{d}: {s}")).collect();
-        println!(
+        crate::output::line(format!(
             "{n:<24} {:<13} {:>6} sources  ({})",
             m.source_format.to_string(),
             m.sources,
             dims.join(", ")
-        );
+        ));
     }
     Ok(())
 }
@@ -59,7 +59,9 @@ fn time_coverage(m: &DatasetMeta) -> Value {
 }
 
 fn is_coord(m: &DatasetMeta, name: &str) -> bool {
-    m.dims.iter().any(|(d, _)| d == name)
+    m.variables
+        .get(name)
+        .is_some_and(|v| hod_core::is_coordinate(name, &v.array))
 }
 
 fn str_attr<'a>(v: &'a VariableMeta, k: &str) -> Option<&'a str> {
@@ -72,6 +74,7 @@ fn coord_range(m: &DatasetMeta, name: &str, v: &VariableMeta) -> Option<(String,
     let units = str_attr(v, "units").unwrap_or("");
     let decode = |x: f64| match CfTime::parse(units, str_attr(v, "calendar")) {
         Ok(t) => format_unix_seconds(t.unix_seconds(x)),
+        Err(_) if v.array.dtype == hod_core::DType::F32 => format!("{}", x as f32),
         Err(_) => format!("{x}"),
     };
     Some((decode(s.first), decode(s.last)))
@@ -114,15 +117,15 @@ pub async fn info(store: &Store, dataset: &str, json: bool) -> anyhow::Result<()
             .map(|(n, v)| ((*n).clone(), var_json(&m, n, v)))
             .collect();
         out["attrs"] = Value::Object(m.attrs.clone().into_iter().collect());
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::output::line(serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!(
+    crate::output::line(format!(
         "<hod.Dataset '{}'> {} source object(s), {}, version {}",
         m.name, m.sources, m.source_format, m.version
-    );
+    ));
     let dims: Vec<String> = m.dims.iter().map(|(d, s)| format!("{d}: {s}")).collect();
-    println!("Dimensions:  ({})", dims.join(", "));
+    crate::output::line(format!("Dimensions:  ({})", dims.join(", ")));
     let width = m.variables.keys().map(String::len).max().unwrap_or(0).max(8);
     let line = |n: &str, v: &VariableMeta, marker: &str| {
         let dims = format!("({})", v.array.dims.join(", "));
@@ -150,38 +153,40 @@ pub async fn info(store: &Store, dataset: &str, json: bool) -> anyhow::Result<()
             extra.push("(packed per source file)".into());
         }
         format!(
-            "  {marker} {n:<width$} {dims} {:?} {}",
+            "  {marker} {n:<width$} {dims} {} {}",
             v.array.dtype,
             extra.join("  ")
         )
     };
-    println!("Coordinates:");
+    crate::output::line("Coordinates:");
     for (n, v) in m.variables.iter().filter(|(n, _)| is_coord(&m, n)) {
-        println!("{}", line(n, v, "*"));
+        crate::output::line(line(n, v, "*"));
     }
-    println!("Data variables:");
+    crate::output::line("Data variables:");
     for (n, v) in m.variables.iter().filter(|(n, _)| !is_coord(&m, n)) {
-        println!("{}", line(n, v, " "));
+        crate::output::line(line(n, v, " "));
     }
     if let Value::Object(t) = time_coverage(&m) {
-        println!(
+        crate::output::line(format!(
             "Time coverage: {} .. {} ({} steps along '{}')",
             t["start"].as_str().unwrap_or(""),
             t["end"].as_str().unwrap_or(""),
             t["steps"],
             t["dim"].as_str().unwrap_or("")
-        );
+        ));
     }
     if !m.attrs.is_empty() {
-        println!("Attributes:");
+        crate::output::line("Attributes:");
         for (k, v) in &m.attrs {
-            let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            let s = v
+                .as_str()
+                .map_or_else(|| v.to_string(), |s| s.replace('\n', "; "));
             let s: String = if s.chars().count() > 90 {
                 s.chars().take(87).chain("...".chars()).collect()
             } else {
                 s
             };
-            println!("    {k}: {s}");
+            crate::output::line(format!("    {k}: {s}"));
         }
     }
     Ok(())

@@ -69,9 +69,9 @@ pub async fn run(
     let report = hod_index::ingest(store, dataset, &sources, &opts, &bar).await?;
     drop(bar);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::line(serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        crate::output::line(format!(
             "ingested {} file(s) into '{}' (version {}, {} source objects{})",
             report.scanned,
             report.dataset,
@@ -82,7 +82,7 @@ pub async fn run(
             } else {
                 String::new()
             }
-        );
+        ));
     }
     Ok(())
 }

@@ -16,12 +16,12 @@ pub async fn run(store: &Store, dataset: &str, output: &Path, json: bool) -> any
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"dataset": dataset, "output": output, "refs": n})
-        );
+        crate::output::line(serde_json::json!({"dataset": dataset, "output": output, "refs": n}));
     } else {
-        println!("wrote {n} references of '{dataset}' to {}", output.display());
+        crate::output::line(format!(
+            "wrote {n} references of '{dataset}' to {}",
+            output.display()
+        ));
     }
     Ok(())
 }

@@ -185,6 +185,30 @@ pub struct ArrayMeta {
     pub attrs: Attrs,
 }
 
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DType::Bool => "bool",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::U8 => "uint8",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        })
+    }
+}
+
+/// Whether a variable is the coordinate of its only dimension: 1-D and named like it (for HDF5
+/// paths, the last component: `Grid/time` is the coordinate of `time`).
+pub fn is_coordinate(name: &str, meta: &ArrayMeta) -> bool {
+    meta.dims.len() == 1 && name.rsplit('/').next() == Some(meta.dims[0].as_str())
+}
+
 impl ArrayMeta {
     /// Metadata with no codecs, fill value or attributes.
     pub fn new(dims: Vec<String>, shape: Vec<u64>, chunks: Vec<u64>, dtype: DType, endian: Endian) -> Self {

@@ -10,7 +10,7 @@ pub enum TimeError {
     #[error("time units {0:?} are not of the form '<unit> since <date>'")]
     Units(String),
     /// The calendar is one we cannot convert to real dates.
-    #[error("calendar {0:?} is not supported (standard, gregorian, proleptic_gregorian)")]
+    #[error("calendar {0:?} is not supported (standard, gregorian, proleptic_gregorian, julian)")]
     Calendar(String),
     /// A value is outside the representable range.
     #[error("time value {0} is out of range")]
@@ -31,7 +31,13 @@ impl CfTime {
     pub fn parse(units: &str, calendar: Option<&str>) -> Result<Self, TimeError> {
         if let Some(cal) = calendar {
             let c = cal.trim().to_ascii_lowercase();
-            if !matches!(c.as_str(), "standard" | "gregorian" | "proleptic_gregorian" | "") {
+            // Julian-calendar labels (IMERG) are converted as Gregorian ones: the two calendars
+            // count the same days between any two labels of 1901-03-01..2100-02-28, so the
+            // labels come out as the file means them in that range.
+            if !matches!(
+                c.as_str(),
+                "standard" | "gregorian" | "proleptic_gregorian" | "julian" | ""
+            ) {
                 return Err(TimeError::Calendar(cal.to_string()));
             }
         }

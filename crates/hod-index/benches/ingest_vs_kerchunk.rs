@@ -25,8 +25,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
-    let peer = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench/peer_kerchunk.py"));
-    for (set, ext, dim) in [("era5-daily-nc3", "nc", "time"), ("era5-daily-nc4", "nc", "valid_time")] {
+    let peer = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/bench/peer_kerchunk.py"
+    ));
+    for (set, ext, dim) in [
+        ("era5-daily-nc3", "nc", "time"),
+        ("era5-daily-nc4", "nc", "valid_time"),
+    ] {
         let mut files: Vec<String> = std::fs::read_dir(data().join(set))
             .unwrap()
             .flatten()
@@ -40,7 +46,14 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             let store = hod_store::Store::open(&dir.path().display().to_string()).unwrap();
             let t = Instant::now();
-            rt.block_on(hod_index::ingest(&store, "d", &files, &Default::default(), &hod_index::Quiet)).unwrap();
+            rt.block_on(hod_index::ingest(
+                &store,
+                "d",
+                &files,
+                &Default::default(),
+                &hod_index::Quiet,
+            ))
+            .unwrap();
             ours.push(t.elapsed().as_secs_f64());
         }
         let ours = median(ours);
@@ -48,7 +61,14 @@ fn main() {
         let out = std::process::Command::new(&python)
             .arg(&peer)
             .args(&files)
-            .args(["--out", &out_json.display().to_string(), "--concat-dim", dim, "--repeat", &REPEAT.to_string()])
+            .args([
+                "--out",
+                &out_json.display().to_string(),
+                "--concat-dim",
+                dim,
+                "--repeat",
+                &REPEAT.to_string(),
+            ])
             .output();
         let peer_s = out.ok().filter(|o| o.status.success()).and_then(|o| {
             let line = String::from_utf8_lossy(&o.stdout).lines().last()?.to_string();
@@ -63,7 +83,11 @@ fn main() {
                 p * 1e3,
                 p / ours
             ),
-            None => println!("{set} ({} files): hod ingest {:.1} ms; peer not available ({python})", files.len(), ours * 1e3),
+            None => println!(
+                "{set} ({} files): hod ingest {:.1} ms; peer not available ({python})",
+                files.len(),
+                ours * 1e3
+            ),
         }
     }
 }

@@ -59,11 +59,11 @@ pub fn concat_dim(file: &ScannedFile, requested: &str) -> Option<String> {
         .iter()
         .find(|v| {
             v.meta.dims.len() == 1
-                && v.meta.dims[0] == v.name
+                && hod_core::is_coordinate(&v.name, &v.meta)
                 && (v.meta.attrs.get("standard_name").and_then(|s| s.as_str()) == Some("time")
                     || v.meta.attrs.get("axis").and_then(|s| s.as_str()) == Some("T"))
         })
-        .map(|v| v.name.clone())
+        .map(|v| v.meta.dims[0].clone())
 }
 
 /// Time units of a coordinate variable, if it is a CF time.
@@ -136,7 +136,12 @@ impl Builder {
                 what: "no variables found".into(),
             });
         }
-        let coord = dim.as_ref().filter(|d| variables.contains_key(*d)).cloned();
+        let coord = dim.as_ref().and_then(|d| {
+            variables
+                .iter()
+                .find(|(n, v)| v.array.dims[..] == [d.clone()] && hod_core::is_coordinate(n, &v.array))
+        });
+        let coord = coord.map(|(n, _)| n.clone());
         let time = coord.as_ref().and_then(|c| time_units(&variables[c].array));
         let concat = dim.map(|dim| Concat {
             dim,

@@ -208,7 +208,7 @@ fn scan_blocking(src: &dyn ReadAt, idx: Option<String>, url: &str) -> Result<Sou
     for v in file
         .variables
         .iter()
-        .filter(|v| v.meta.dims.len() == 1 && v.meta.dims[0] == v.name)
+        .filter(|v| hod_core::is_coordinate(&v.name, &v.meta))
     {
         let mut values = vec![f64::NAN; v.meta.shape[0] as usize];
         for c in &v.chunks {
@@ -396,7 +396,7 @@ async fn reopen(store: &Store, name: &str) -> Result<Builder, IndexError> {
     let shards = read_shards(store, &meta, 0..u64::MAX).await?;
     let mut statics = BTreeMap::new();
     for (k, v) in &meta.variables {
-        if meta.static_chunks.contains_key(k) && v.array.dims.len() == 1 && v.array.dims[0] == *k {
+        if meta.static_chunks.contains_key(k) && hod_core::is_coordinate(k, &v.array) {
             statics.insert(k.clone(), read_variable(store, &meta, k, false).await?);
         }
     }

@@ -330,7 +330,10 @@ impl Shard {
             for r in &v.refs {
                 let ok = match r.source {
                     MISSING => true,
-                    INLINE => r.offset.checked_add(r.length).is_some_and(|e| e <= self.blob.len() as u64),
+                    INLINE => r
+                        .offset
+                        .checked_add(r.length)
+                        .is_some_and(|e| e <= self.blob.len() as u64),
                     s => (s as usize) < self.sources.len(),
                 };
                 if !ok {
