@@ -53,6 +53,10 @@ pub enum Command {
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
+        /// Embed the decoded values of variables packed differently in each source file (exact,
+        /// but the references then hold that data), instead of refusing to export them.
+        #[arg(long)]
+        inline_unpacked: bool,
     },
 }
 
@@ -70,7 +74,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } => crate::ingest::run(&store, &dataset, &sources, concat_dim, copy, no_copy, cli.json).await,
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
-            Command::Refs { dataset, output } => crate::refs::run(&store, &dataset, &output, cli.json).await,
+            Command::Refs {
+                dataset,
+                output,
+                inline_unpacked,
+            } => crate::refs::run(&store, &dataset, &output, inline_unpacked, cli.json).await,
         }
     })
 }

@@ -4,11 +4,15 @@ use anyhow::Context;
 use hod_store::Store;
 use std::path::Path;
 
-pub async fn run(store: &Store, dataset: &str, output: &Path, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    store: &Store,
+    dataset: &str,
+    output: &Path,
+    inline_unpacked: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let meta = hod_index::read_meta(store, dataset).await?;
-    let shards = hod_index::read_shards(store, &meta, 0..u64::MAX).await?;
-    let objects = hod_index::Objects::new(store);
-    let refs = hod_index::kerchunk::export(&meta, &shards, &|u| objects.public_url(u))?;
+    let refs = hod_index::kerchunk_refs(store, &meta, inline_unpacked).await?;
     let n = refs["refs"].as_object().map_or(0, |r| r.len());
     // Write beside the target and rename, so a reader never sees half a file.
     let tmp = output.with_extension("json.partial");

@@ -540,14 +540,42 @@ pub async fn read_variable(
         .get(var)
         .ok_or_else(|| crate::chunks::no_variable(meta, var))?;
     let shards = read_shards(store, meta, 0..u64::MAX).await?;
-    let chunks = all_chunks(meta, &shards, var)?;
+    // Chunks that are not stored hold the fill value, which decodes to NaN.
+    let fill = if cf {
+        f64::NAN
+    } else {
+        v.array.fill_value.unwrap_or(f64::NAN)
+    };
+    let mut out = vec![fill; v.array.shape.iter().product::<u64>() as usize];
+    for (index, values) in read_chunks(store, meta, &shards, var, cf).await? {
+        place(&v.array, &index, &values, &mut out);
+    }
+    Ok(out)
+}
+
+/// Reads and decodes every stored chunk of a variable (full chunk shape, `f64`, CF-decoded with
+/// `cf`), concurrently, in no particular order.
+///
+/// # Errors
+/// As [`read_variable`].
+pub async fn read_chunks(
+    store: &Store,
+    meta: &DatasetMeta,
+    shards: &[Shard],
+    var: &str,
+    cf: bool,
+) -> Result<Vec<(Vec<u64>, Vec<f64>)>, IndexError> {
+    let v = meta
+        .variables
+        .get(var)
+        .ok_or_else(|| crate::chunks::no_variable(meta, var))?;
+    let chunks = all_chunks(meta, shards, var)?;
     let objects = Objects::new(store);
     let uniform = packing_from_attrs(&v.array);
-    let n: u64 = v.array.shape.iter().product();
-    let concat_coord = meta.concat.as_ref().and_then(|c| c.coord.as_deref()) == Some(var);
     // The concat coordinate is re-encoded little-endian without codecs.
+    let concat_coord = meta.concat.as_ref().and_then(|c| c.coord.as_deref()) == Some(var);
     let array = v.array.clone();
-    let decoded: Vec<(Vec<u64>, Vec<f64>)> = futures::stream::iter(chunks)
+    futures::stream::iter(chunks)
         .map(|c| {
             let objects = objects.clone();
             let array = array.clone();
@@ -559,14 +587,14 @@ pub async fn read_variable(
                     }
                     ChunkLoc::Inline(b) => b.clone(),
                 };
-                let url = c.url.clone();
-                let ChunkRef { index, packing, .. } = c;
+                let ChunkRef {
+                    index, packing, url, ..
+                } = c;
                 tokio::task::spawn_blocking(move || {
                     let raw = if concat_coord {
                         stored
                     } else {
-                        decode_chunk(&array, &stored)
-                            .map_err(|source| IndexError::Format { url, error: source })?
+                        decode_chunk(&array, &stored).map_err(|error| IndexError::Format { url, error })?
                     };
                     let mut values = to_f64(array.dtype, array.endian, &raw);
                     if cf {
@@ -580,18 +608,7 @@ pub async fn read_variable(
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
-        .await?;
-    // Chunks that are not stored hold the fill value, which decodes to NaN.
-    let fill = if cf {
-        f64::NAN
-    } else {
-        v.array.fill_value.unwrap_or(f64::NAN)
-    };
-    let mut out = vec![fill; n as usize];
-    for (index, values) in decoded {
-        place(&v.array, &index, &values, &mut out);
-    }
-    Ok(out)
+        .await
 }
 
 /// CF packing from a variable's attributes.
@@ -630,4 +647,30 @@ pub fn scan_file(path: &Path) -> Result<ScannedFile, IndexError> {
     let src = FileSource::open(path).map_err(|e| IndexError::Invalid(format!("{}: {e}", path.display())))?;
     let idx = std::fs::read_to_string(format!("{}.idx", path.display())).ok();
     Ok(scan_blocking(&src, idx, &path.display().to_string())?.file)
+}
+
+/// The kerchunk references of a dataset (see [`crate::kerchunk::export`]); with
+/// `inline_unpacked`, variables packed per source file are decoded and embedded as float64.
+///
+/// # Errors
+/// As [`crate::kerchunk::export`], and read errors while unpacking.
+pub async fn kerchunk_refs(
+    store: &Store,
+    meta: &DatasetMeta,
+    inline_unpacked: bool,
+) -> Result<serde_json::Value, IndexError> {
+    let shards = read_shards(store, meta, 0..u64::MAX).await?;
+    let mut unpacked = crate::kerchunk::Unpacked::new();
+    if inline_unpacked {
+        for name in meta
+            .variables
+            .iter()
+            .filter(|(_, v)| v.per_source_packing)
+            .map(|(n, _)| n)
+        {
+            unpacked.insert(name.clone(), read_chunks(store, meta, &shards, name, true).await?);
+        }
+    }
+    let objects = Objects::new(store);
+    crate::kerchunk::export(meta, &shards, &|u| objects.public_url(u), &unpacked)
 }

@@ -8,17 +8,24 @@ use crate::manifest::{DatasetMeta, Shard, VariableMeta};
 use base64::Engine;
 use hod_core::{ChunkLoc, Codec, Endian};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Decoded chunks of variables packed per source file, to inline in an export.
+pub type Unpacked = BTreeMap<String, Vec<(Vec<u64>, Vec<f64>)>>;
 
 /// Builds the kerchunk references of a dataset. `url_of` turns a source URL of the manifest
-/// (`store:` keys included) into the URL fsspec should read.
+/// (`store:` keys included) into the URL fsspec should read. Variables packed per source file
+/// are exported from `unpacked` (their decoded values, inline as float64) when given there.
 ///
 /// # Errors
 /// [`IndexError::Export`] when a variable cannot be expressed exactly in kerchunk's format: packed
-/// with different `scale_factor`/`add_offset` per file, or stored with a codec numcodecs lacks.
+/// with different `scale_factor`/`add_offset` per file (and not in `unpacked`), or stored with a
+/// codec numcodecs lacks.
 pub fn export(
     meta: &DatasetMeta,
     shards: &[Shard],
     url_of: &dyn Fn(&str) -> String,
+    unpacked: &Unpacked,
 ) -> Result<Value, IndexError> {
     let mut refs = Map::new();
     refs.insert(".zgroup".into(), json!({"zarr_format": 2}).to_string().into());
@@ -44,30 +51,57 @@ pub fn export(
                 json!({"zarr_format": 2}).to_string().into(),
             );
         }
-        refs.insert(format!("{name}/.zarray"), zarray(name, var)?.to_string().into());
+        let key = |index: &[u64]| match index {
+            [] => format!("{name}/0"),
+            _ => format!(
+                "{name}/{}",
+                index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+            ),
+        };
         let mut attrs: Map<String, Value> = var.array.attrs.clone().into_iter().collect();
         attrs.insert("_ARRAY_DIMENSIONS".into(), json!(var.array.dims));
+        if let (true, Some(chunks)) = (var.per_source_packing, unpacked.get(name)) {
+            // Decoded values: float64, NaN where missing, no packing left for readers to apply.
+            let mut zarray = zarray(
+                name,
+                &VariableMeta {
+                    per_source_packing: false,
+                    ..var.clone()
+                },
+            )?;
+            zarray["dtype"] = "<f8".into();
+            zarray["fill_value"] = "NaN".into();
+            zarray["compressor"] = Value::Null;
+            zarray["filters"] = Value::Null;
+            for k in ["scale_factor", "add_offset", "missing_value"] {
+                attrs.remove(k);
+            }
+            refs.insert(format!("{name}/.zarray"), zarray.to_string().into());
+            refs.insert(format!("{name}/.zattrs"), Value::Object(attrs).to_string().into());
+            for (index, values) in chunks {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                refs.insert(key(index), base64_inline(&bytes));
+            }
+            continue;
+        }
+        refs.insert(format!("{name}/.zarray"), zarray(name, var)?.to_string().into());
         refs.insert(format!("{name}/.zattrs"), Value::Object(attrs).to_string().into());
         for ChunkRef { index, url, loc, .. } in all_chunks(meta, shards, name)? {
-            let key = if index.is_empty() {
-                format!("{name}/0")
-            } else {
-                format!(
-                    "{name}/{}",
-                    index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
-                )
-            };
             let value = match loc {
                 ChunkLoc::Range { offset, length } => json!([url_of(&url), offset, length]),
-                ChunkLoc::Inline(bytes) => Value::String(format!(
-                    "base64:{}",
-                    base64::engine::general_purpose::STANDARD.encode(bytes)
-                )),
+                ChunkLoc::Inline(bytes) => base64_inline(&bytes),
             };
-            refs.insert(key, value);
+            refs.insert(key(&index), value);
         }
     }
     Ok(json!({"version": 1, "refs": refs}))
+}
+
+fn base64_inline(bytes: &[u8]) -> Value {
+    Value::String(format!(
+        "base64:{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 fn zarray(name: &str, var: &VariableMeta) -> Result<Value, IndexError> {
@@ -75,8 +109,8 @@ fn zarray(name: &str, var: &VariableMeta) -> Result<Value, IndexError> {
     if var.per_source_packing {
         return Err(IndexError::Export(format!(
             "'{name}' is packed with a different scale_factor/add_offset (or fill value) in each source file; \
-             kerchunk applies one per array, so xarray would decode most files wrongly. Read it with \
-             `hod read` (which unpacks each file with its own parameters) instead"
+             kerchunk applies one per array, so xarray would decode most files wrongly. Export with \
+             `hod refs --inline-unpacked` to embed the decoded values (exact, but the file holds the data)"
         )));
     }
     let order = match a.endian {

@@ -14,8 +14,8 @@ pub mod values;
 pub use chunks::{ChunkRef, all_chunks};
 pub use combine::{Builder, Part, SHARD_FILES, SourceScan, concat_dim};
 pub use dataset::{
-    IngestOptions, IngestReport, Objects, Progress, Quiet, STORE_URL, ingest, list, packing_from_attrs,
-    publish, read_meta, read_shards, read_variable, scan_file, unpack,
+    IngestOptions, IngestReport, Objects, Progress, Quiet, STORE_URL, ingest, kerchunk_refs, list,
+    packing_from_attrs, publish, read_chunks, read_meta, read_shards, read_variable, scan_file, unpack,
 };
 pub use error::IndexError;
 pub use manifest::{DatasetMeta, Shard, VariableMeta};

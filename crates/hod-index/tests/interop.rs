@@ -107,9 +107,7 @@ async fn refs_equal_original(dir: &str, ext: &str, engine: &str) {
         .await
         .unwrap();
     let meta = read_meta(&store, "d").await.unwrap();
-    let shards = hod_index::read_shards(&store, &meta, 0..u64::MAX).await.unwrap();
-    let objects = hod_index::Objects::new(&store);
-    let refs = hod_index::kerchunk::export(&meta, &shards, &|u| objects.public_url(u)).unwrap();
+    let refs = hod_index::kerchunk_refs(&store, &meta, true).await.unwrap();
     let path = tmp.path().join("refs.json");
     std::fs::write(&path, refs.to_string()).unwrap();
     let dim = meta.concat.as_ref().map_or("time".to_string(), |c| c.dim.clone());
@@ -128,6 +126,12 @@ async fn kerchunk_export_of_grib_set_equals_cfgrib() {
     refs_equal_original("era5-daily-grib", "grib", "cfgrib").await;
 }
 
+/// netCDF3 files packed per file: exported exactly with their decoded values inlined.
+#[tokio::test(flavor = "multi_thread")]
+async fn kerchunk_export_of_netcdf3_set_inlines_unpacked_values() {
+    refs_equal_original("era5-daily-nc3", "nc", "netcdf4").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kerchunk_export_refuses_per_file_packing() {
     let store = Store::open("memory://refuse-packing").unwrap();
@@ -137,7 +141,7 @@ async fn kerchunk_export_refuses_per_file_packing() {
         .unwrap();
     let meta = read_meta(&store, "d").await.unwrap();
     let shards = hod_index::read_shards(&store, &meta, 0..u64::MAX).await.unwrap();
-    let err = hod_index::kerchunk::export(&meta, &shards, &|u| u.to_string())
+    let err = hod_index::kerchunk::export(&meta, &shards, &|u| u.to_string(), &Default::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("scale_factor") && err.contains("t2m"), "{err}");
