@@ -96,3 +96,34 @@ async fn ingest_into_and_from_s3() {
         remote
     );
 }
+
+/// A store that goes away mid-ingest: a clear error naming the store, nothing half-published, and
+/// the same command completes once the store is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_that_goes_away() {
+    let Some(mut server) = S3Server::start_or_skip("store_that_goes_away") else {
+        return;
+    };
+    let store_url = server.url("hod");
+    let pattern = data().join("era5-daily-nc4/*.nc").display().to_string();
+    server.kill();
+    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
+        .args(["--store", &store_url, "ingest", "nc4", &pattern])
+        .envs(server.env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("s3://hod-test/hod"), "{stderr}");
+    server.restart();
+    let s3 = Store::open_with(&store_url, &server.options()).unwrap();
+    assert!(
+        hod_index::read_meta(&s3, "nc4").await.is_err(),
+        "nothing was published"
+    );
+    let report = hod(
+        &server,
+        &["--store", &store_url, "--json", "ingest", "nc4", &pattern],
+    );
+    assert_eq!(report["sources"].as_u64(), Some(31));
+}
