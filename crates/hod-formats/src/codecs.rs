@@ -15,6 +15,10 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
         buf = match codec {
             Codec::Zlib => inflate(&buf)?,
             Codec::Shuffle { element_size } => unshuffle(&buf, *element_size),
+            Codec::Grib { edition } => crate::grib::decode(*edition, &buf)?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
