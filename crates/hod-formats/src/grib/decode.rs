@@ -260,6 +260,21 @@ fn jpeg2000(s5: Bytes<'_>, data: &[u8], n: usize) -> Result<Vec<f64>, FormatErro
         return Ok(vec![p.value(0.0); n]);
     }
     let err = |e: String| FormatError::Decode(format!("GRIB2 JPEG 2000: {e}"));
+    // Check the image size (SIZ marker) before decoding, so a corrupt header cannot make the
+    // decoder allocate a huge image.
+    let be32 = |p: usize| {
+        data.get(p..p + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let size = match (data.get(..4), be32(8), be32(12), be32(16), be32(20)) {
+        (Some([0xff, 0x4f, 0xff, 0x51]), Some(x), Some(y), Some(x0), Some(y0)) => {
+            u64::from(x.saturating_sub(x0)) * u64::from(y.saturating_sub(y0))
+        }
+        _ => return Err(err("no SOC/SIZ header".into())),
+    };
+    if size != n as u64 {
+        return Err(err(format!("image of {size} pixels for {n} values")));
+    }
     let image = Image::new(data, &DecodeSettings::default()).map_err(|e| err(e.to_string()))?;
     let mut context = DecoderContext::default();
     let decoded = image.decode(&mut context).map_err(|e| err(e.to_string()))?;

@@ -169,7 +169,8 @@ fn stat_step_type(code: u8) -> &'static str {
         6 => "sd",
         7 => "cov",
         9 => "ratio",
-        _ => "unknown",
+        // 255 (missing): ecCodes calls the product instantaneous.
+        _ => "instant",
     }
 }
 
@@ -246,18 +247,24 @@ fn finish(
     ens: Option<usize>,
 ) -> Result<Field, FormatError> {
     let level = level_value(kind, scale, value);
-    let variant = match stat_code {
-        Some(k) => Some(format!("s{k}")),
-        None if kind == 103 && second == 255 && (level == 2.0 || level == 10.0) => Some(format!("h{level}")),
-        None => None,
-    };
+    // Name variants in the order ecCodes' concepts prefer them: statistical process, level.
+    let mut variants = Vec::new();
+    if let Some(k @ 0..=3) = stat_code {
+        variants.push(format!("s{k}/l{kind}"));
+        variants.push(format!("s{k}"));
+    }
+    if kind == 103 && second == 255 && (level == 2.0 || level == 10.0) {
+        variants.push(format!("h{level}"));
+    } else {
+        variants.push(format!("l{kind}"));
+    }
     let number = ens.map(|p| s4.u8(p + 1).map(i64::from)).transpose()?;
     Ok(Field {
         param: Param::Grib2 {
             discipline,
             category: s4.u8(9)?,
             number: s4.u8(10)?,
-            variant,
+            variants,
         },
         type_of_level: level_type(kind, second),
         level,

@@ -20,8 +20,9 @@
 //!   named after its `typeOfLevel`; a squeezed step is the attribute `step` (hours), or the 0-d
 //!   `step` coordinate when the whole file has one step.
 //! - Messages on grids other than regular lat/lon or regular Gaussian, with unsupported product
-//!   templates, or holding several fields are skipped; the file attribute `hod_skipped` (a JSON
-//!   object) says which and why.
+//!   templates (4.0, 4.1, 4.8 and 4.11 are read), or holding several fields (GFS packs u and v
+//!   in one message) are skipped; the file attribute `hod_skipped` (a JSON object, keyed by
+//!   `message@{offset}` or by variable name) says which and why.
 
 mod bytes;
 mod decode;
@@ -56,7 +57,8 @@ enum Param {
         discipline: u8,
         category: u8,
         number: u8,
-        variant: Option<String>,
+        /// Name-table keys more specific than the parameter, most specific first.
+        variants: Vec<String>,
     },
 }
 

@@ -48,8 +48,8 @@ fn grib2() -> &'static HashMap<&'static str, ParamInfo> {
     T.get_or_init(|| table(include_str!("params/grib2.tsv")))
 }
 
-/// ecCodes' names of a parameter; for GRIB2 the entry specific to the statistical process or
-/// the 2 m/10 m height wins over the plain one, as in ecCodes' concept matching.
+/// ecCodes' names of a parameter; for GRIB2 an entry specific to the statistical process or the
+/// level type wins over the plain one, as in ecCodes' concept matching.
 pub(super) fn lookup(param: &Param) -> Option<&'static ParamInfo> {
     match param {
         Param::Grib1 { table, number } => grib1().get(format!("{table}/{number}").as_str()),
@@ -57,12 +57,12 @@ pub(super) fn lookup(param: &Param) -> Option<&'static ParamInfo> {
             discipline,
             category,
             number,
-            variant,
+            variants,
         } => {
             let key = format!("{discipline}/{category}/{number}");
-            variant
-                .as_ref()
-                .and_then(|v| grib2().get(format!("{key}/{v}").as_str()))
+            variants
+                .iter()
+                .find_map(|v| grib2().get(format!("{key}/{v}").as_str()))
                 .or_else(|| grib2().get(key.as_str()))
         }
     }
@@ -95,7 +95,7 @@ mod tests {
             discipline: d,
             category: c,
             number: n,
-            variant: v.map(String::from),
+            variants: v.into_iter().map(String::from).collect(),
         })
     }
 
@@ -134,6 +134,9 @@ mod tests {
         assert_eq!(g2(0, 2, 2, Some("h10")), "u10");
         assert_eq!(g2(0, 1, 8, Some("s1")), "tp");
         assert_eq!(g2(0, 3, 5, None), "gh");
+        assert_eq!(g2(0, 3, 5, Some("l1")), "orog");
+        assert_eq!(g2(0, 3, 0, Some("l1")), "sp");
+        assert_eq!(g2(0, 3, 0, Some("l7")), "trpp");
         assert_eq!(g2(10, 0, 3, None), "swh");
         assert_eq!(g2(0, 250, 250, None), "p0_250_250");
     }
