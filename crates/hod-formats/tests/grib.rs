@@ -400,6 +400,36 @@ fn gfs_atmosphere_idx_files() {
     assert!(e.iter().any(|x| x.forecast == "18-21 hour acc fcst"));
 }
 
+/// Counts the bytes a scanner reads.
+struct Counting<'a>(&'a dyn ReadAt, std::sync::atomic::AtomicU64);
+
+impl ReadAt for Counting<'_> {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_at(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        let b = self.0.read_at(offset, len)?;
+        self.1
+            .fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(b)
+    }
+}
+
+#[test]
+fn scanning_reads_only_headers() {
+    for (rel, max) in [
+        ("gfs/gfswave.t18z.atlocn.0p16.f001.grib2", 19 * 400),
+        ("era5/era5-2mt-2019-03-uk.grib", 744 * 200),
+        ("gfs/gfs.t12z.pgrbf120.2p5deg.grib2", 307 * 400),
+    ] {
+        let src = open(rel);
+        let counting = Counting(&src, 0.into());
+        grib::scan(&counting, None).unwrap();
+        let read = counting.1.into_inner();
+        assert!(read < max, "{rel}: read {read} bytes");
+    }
+}
+
 fn first_bytes(rel: &str, n: usize) -> Vec<u8> {
     let mut b = std::fs::read(data(rel)).unwrap();
     b.truncate(n);

@@ -225,9 +225,16 @@ mod tests {
         assert!((l[0] - 0.861_136_311_594_052_6f64.asin().to_degrees()).abs() < 1e-12);
         assert!((l[1] - 0.339_981_043_584_856_3f64.asin().to_degrees()).abs() < 1e-12);
         assert_eq!(l[3], -l[0]);
-        // N=80 (ERA-Interim-like): first latitude 88.572168514007 (ecCodes).
+        // N=80: ecCodes 2.50 `distinctLatitudes` of its reduced_gg_pl_80_grib2 sample.
         let l = gaussian_latitudes(80);
-        assert!((l[0] - 88.572_168_514_007).abs() < 1e-9);
+        assert_eq!((l.len(), l[159]), (160, -l[0]));
+        for (ours, ecc) in [
+            (l[0], 89.14151942646112),
+            (l[1], 88.02942886795154),
+            (l[79], 0.5607449425442227),
+        ] {
+            assert!((ours - ecc).abs() < 1e-12, "{ours} vs {ecc}");
+        }
     }
 
     #[test]

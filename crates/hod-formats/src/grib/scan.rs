@@ -92,17 +92,23 @@ pub fn scan(src: &dyn ReadAt, idx: Option<&str>) -> Result<ScannedFile, FormatEr
 
 /// Offset of the next `GRIB` marker at or after `from` (skips padding between messages).
 fn next_grib(src: &dyn ReadAt, from: u64) -> Result<Option<u64>, FormatError> {
-    const BLOCK: u64 = 64 * 1024;
+    // Messages usually follow each other directly: look there first.
+    if read(src, from, 4)? == b"GRIB" {
+        return Ok(Some(from));
+    }
+    // Padding is usually short: search small blocks first, then larger ones.
+    let mut block = 64u64;
     let mut pos = from;
     while pos < src.size() {
-        let buf = read(src, pos, BLOCK + 3)?;
+        let buf = read(src, pos, block + 3)?;
         if let Some(i) = buf.windows(4).position(|w| w == b"GRIB") {
             return Ok(Some(pos + i as u64));
         }
-        if (buf.len() as u64) < BLOCK + 3 {
+        if (buf.len() as u64) < block + 3 {
             break;
         }
-        pos += BLOCK;
+        pos += block;
+        block = (block * 2).min(64 * 1024);
     }
     Ok(None)
 }
