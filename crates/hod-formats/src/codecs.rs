@@ -20,6 +20,10 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
                 crate::geotiff::decode_step(tiff, buf, meta)?
             }
             Codec::Fletcher32 => crate::hdf5::fletcher32(buf)?,
+            Codec::Grib { edition } => crate::grib::decode(*edition, &buf)?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
