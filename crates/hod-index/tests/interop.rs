@@ -49,7 +49,7 @@ async fn dump(file: &str, tool: &str, dir: &std::path::Path) -> Result<(), Strin
         common::write_npy(&dir.join(&npy), &v.array.shape, &values);
         vars.insert(
             name.clone(),
-            json!({"npy": npy, "shape": v.array.shape, "attrs": v.array.attrs}),
+            json!({"npy": npy, "shape": v.array.shape, "dims": v.array.dims, "attrs": v.array.attrs}),
         );
     }
     let skipped: Vec<String> = meta
