@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HOD_TEST_DATA:-$(cd .. && pwd)/shared/data}"
-cargo build --release --quiet -p hod-cli
-hod=target/release/hod
+# The dev profile builds dependencies optimised (Cargo.toml), so this is quick and fast enough.
+cargo build --quiet -p hod-cli
+hod=target/debug/hod
 store="${HOD_STORE:-./hod-data}"
 "$hod" --store "$store" ingest era5-nc3 "$data/era5-daily-nc3/*.nc"
 "$hod" --store "$store" ingest era5-nc4 "$data/era5-daily-nc4/*.nc"
