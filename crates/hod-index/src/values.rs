@@ -37,6 +37,9 @@ pub fn to_f64(dtype: DType, endian: Endian, bytes: &[u8]) -> Vec<f64> {
 /// `meta.shape`, cropping at the array edges.
 pub fn place<T: Copy>(meta: &ArrayMeta, index: &[u64], chunk: &[T], out: &mut [T]) {
     let rank = meta.shape.len();
+    if index.len() != rank || meta.chunks.len() != rank {
+        return;
+    }
     if rank == 0 {
         if let (Some(o), Some(c)) = (out.first_mut(), chunk.first()) {
             *o = *c;
