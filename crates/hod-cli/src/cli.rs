@@ -46,6 +46,27 @@ pub enum Command {
         /// Dataset name.
         dataset: String,
     },
+    /// Read a selection: variables x time range x bbox (--stats prints count/mean/min/max).
+    Read {
+        /// Dataset name.
+        dataset: String,
+        /// Variable, by short name, long name ("2 metre temperature") or CF standard name;
+        /// repeat for several (default: every data variable).
+        #[arg(long = "var")]
+        vars: Vec<String>,
+        /// First time to keep, ISO 8601 (inclusive).
+        #[arg(long)]
+        start: Option<String>,
+        /// Last time to keep, ISO 8601 (inclusive).
+        #[arg(long)]
+        end: Option<String>,
+        /// W,S,E,N in the dataset's CRS; longitudes wrap onto the dataset's convention.
+        #[arg(long, allow_hyphen_values = true)]
+        bbox: Option<String>,
+        /// Print per-variable shape, count of valid values, mean, min and max.
+        #[arg(long)]
+        stats: bool,
+    },
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -72,6 +93,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 copy,
                 no_copy,
             } => crate::ingest::run(&store, &dataset, &sources, concat_dim, copy, no_copy, cli.json).await,
+            Command::Read {
+                dataset,
+                vars,
+                start,
+                end,
+                bbox,
+                stats,
+            } => {
+                let args = crate::read::Args {
+                    dataset,
+                    vars,
+                    start,
+                    end,
+                    bbox,
+                    stats,
+                };
+                crate::read::run(&store, args, cli.json).await
+            }
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
             Command::Refs {

@@ -5,6 +5,7 @@ mod info;
 mod ingest;
 mod output;
 mod progress;
+mod read;
 mod refs;
 
 use clap::Parser;

@@ -54,6 +54,28 @@ fn the_three_era5_sets_become_one_dataset_each() {
         assert_eq!(info["time_coverage"]["start"], "2019-03-01T00:00:00", "{name}");
         assert_eq!(info["time_coverage"]["end"], "2019-03-31T23:00:00", "{name}");
         assert_eq!(info["sources"], 31);
+        // The bbox mean of era5-daily-REFERENCE.md: 72 x 9 x 9 values over three files.
+        let stats = json(
+            &store,
+            &[
+                "read",
+                name,
+                "--var",
+                "t2m",
+                "--start",
+                "2019-03-10T00",
+                "--end",
+                "2019-03-12T23",
+                "--bbox",
+                "0,51,2,53",
+                "--stats",
+                "--json",
+            ],
+        );
+        assert_eq!(stats["t2m"]["shape"], serde_json::json!([72, 9, 9]), "{name}");
+        assert_eq!(stats["t2m"]["count"], 5832, "{name}");
+        let mean = stats["t2m"]["mean"].as_f64().unwrap();
+        assert!((mean - 279.66697429138935).abs() < 1e-6, "{name}: {mean}");
     }
     let list = json(&store, &["list", "--json"]);
     let names: Vec<&str> = list

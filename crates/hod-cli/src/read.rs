@@ -1,0 +1,68 @@
+//! `hod read`: a selection of a dataset, as statistics (files come later).
+
+use hod_query::{Bbox, Request, parse_time};
+use hod_store::Store;
+use serde_json::{Map, Value};
+
+pub struct Args {
+    pub dataset: String,
+    pub vars: Vec<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub bbox: Option<String>,
+    pub stats: bool,
+}
+
+pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.stats,
+        "only --stats is available so far (writing .nc/.zarr/.csv/.json files comes next)"
+    );
+    let meta = hod_index::read_meta(store, &a.dataset).await?;
+    let vars = if a.vars.is_empty() {
+        // Every data variable (not the coordinates).
+        meta.variables
+            .iter()
+            .filter(|(n, v)| !hod_core::is_coordinate(n, &v.array) && !v.array.shape.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect()
+    } else {
+        a.vars
+    };
+    let req = Request {
+        vars,
+        start: a.start.as_deref().map(parse_time).transpose()?,
+        end: a.end.as_deref().map(parse_time).transpose()?,
+        bbox: a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
+    };
+    let cubes = hod_query::read(store, &meta, &req).await?;
+    if json {
+        let out: Map<String, Value> = cubes
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    serde_json::to_value(c.stats()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        crate::output::line(serde_json::to_string_pretty(&Value::Object(out))?);
+        return Ok(());
+    }
+    for c in &cubes {
+        let s = c.stats();
+        let shape: Vec<String> = s.shape.iter().map(usize::to_string).collect();
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.6}"));
+        crate::output::line(format!(
+            "{}  ({}) shape ({})  count {}  mean {}  min {}  max {}",
+            c.name,
+            c.dims.join(", "),
+            shape.join(", "),
+            s.count,
+            f(s.mean),
+            f(s.min),
+            f(s.max)
+        ));
+    }
+    Ok(())
+}

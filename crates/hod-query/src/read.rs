@@ -1,0 +1,371 @@
+//! Plan → fetch → decode → assemble: reads only the chunks a selection touches.
+
+use crate::QueryError;
+use crate::select::{Bbox, Role, index_range, is_longitude, longitude_ranges, resolve, role, time_values};
+use futures::{StreamExt, TryStreamExt};
+use hod_core::{Attrs, ChunkLoc};
+use hod_index::manifest::{Located, Packing};
+use hod_index::{DatasetMeta, Objects, Shard, packing_from_attrs, read_shards, read_variable, unpack};
+use hod_store::Store;
+use std::collections::{BTreeMap, HashMap};
+
+/// Chunk reads in flight at once.
+const CONCURRENCY: usize = 32;
+
+/// What to read: variables, an inclusive time range (seconds since 1970) and a bbox.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Variables by short name, long name or CF standard name.
+    pub vars: Vec<String>,
+    /// First time to keep (inclusive).
+    pub start: Option<f64>,
+    /// Last time to keep (inclusive).
+    pub end: Option<f64>,
+    /// Area to keep, in the dataset's CRS.
+    pub bbox: Option<Bbox>,
+}
+
+/// The values of one variable over a selection, CF-decoded (packing applied per source file,
+/// fill and missing values → NaN).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataCube {
+    /// Variable name.
+    pub name: String,
+    /// Dimension names.
+    pub dims: Vec<String>,
+    /// Selected size along each dimension.
+    pub shape: Vec<usize>,
+    /// Coordinate values along each dimension (times in seconds since 1970; index positions for
+    /// dimensions without a coordinate).
+    pub coords: Vec<Vec<f64>>,
+    /// Values, C order.
+    pub values: Vec<f64>,
+    /// The variable's attributes.
+    pub attrs: Attrs,
+}
+
+/// Per-variable statistics of a selection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Selected shape.
+    pub shape: Vec<usize>,
+    /// Number of valid (non-NaN) values.
+    pub count: usize,
+    /// Mean of the valid values.
+    pub mean: Option<f64>,
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+}
+
+impl DataCube {
+    /// Count, mean, min and max of the valid values.
+    pub fn stats(&self) -> Stats {
+        let valid = self.values.iter().filter(|v| !v.is_nan());
+        let (count, sum, min, max) = valid.fold(
+            (0usize, 0.0f64, f64::INFINITY, f64::NEG_INFINITY),
+            |(n, s, lo, hi), &v| (n + 1, s + v, lo.min(v), hi.max(v)),
+        );
+        let some = |x: f64| (count > 0).then_some(x);
+        Stats {
+            shape: self.shape.clone(),
+            count,
+            mean: some(sum / count as f64),
+            min: some(min),
+            max: some(max),
+        }
+    }
+}
+
+/// The selected indices along one dimension, in output order.
+struct Axis {
+    indices: Vec<usize>,
+    coords: Vec<f64>,
+}
+
+/// Reads a selection of a dataset.
+///
+/// # Errors
+/// Unknown variables, a bbox or time range that selects nothing, or read/decode failures
+/// (naming the source object and byte range).
+pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Vec<DataCube>, QueryError> {
+    if let (Some(s), Some(e)) = (req.start, req.end)
+        && s > e
+    {
+        return Err(QueryError::Invalid("the start time is after the end time".into()));
+    }
+    let mut cubes = Vec::new();
+    let mut coord_cache: HashMap<String, Vec<f64>> = HashMap::new();
+    for wanted in &req.vars {
+        let (name, var) = resolve(meta, wanted)?;
+        let concat_axis = meta
+            .concat
+            .as_ref()
+            .and_then(|c| var.array.dims.iter().position(|d| *d == c.dim));
+        // Shards overlapping the requested time range (all of them without one).
+        let shards = match &meta.concat {
+            Some(c) if concat_axis.is_some() => {
+                let keep: Vec<(u64, u64)> = c
+                    .shards
+                    .iter()
+                    .filter(|s| match s.time_range {
+                        Some((a, b)) => req.end.is_none_or(|e| a <= e) && req.start.is_none_or(|st| b >= st),
+                        None => true,
+                    })
+                    .map(|s| (s.start, s.end))
+                    .collect();
+                let range = keep.first().map_or(0, |s| s.0)..keep.last().map_or(0, |s| s.1);
+                read_shards(store, meta, range).await?
+            }
+            _ => Vec::new(),
+        };
+        let mut axes = Vec::new();
+        for (d, dim) in var.array.dims.iter().enumerate() {
+            let n = var.array.shape[d] as usize;
+            let coord = meta
+                .variables
+                .iter()
+                .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims[0] == *dim);
+            let Some((cname, cvar)) = coord else {
+                axes.push(Axis {
+                    indices: (0..n).collect(),
+                    coords: (0..n).map(|i| i as f64).collect(),
+                });
+                continue;
+            };
+            let r = role(cname, cvar);
+            let lon = is_longitude(cname, cvar);
+            let values = if Some(d) == concat_axis {
+                // The concat coordinate comes from the loaded shards, offset by the first one.
+                let first = shards.first().map_or(0, |s| s.start) as usize;
+                let vals: Vec<f64> = shards.iter().flat_map(|s| s.coord.iter().copied()).collect();
+                let vals = if r == Role::Time {
+                    time_values(cname, cvar, &vals)?
+                } else {
+                    vals
+                };
+                axes.push(select_axis((r, lon), &vals, req, first, dim)?);
+                continue;
+            } else if let Some(v) = coord_cache.get(cname) {
+                v.clone()
+            } else {
+                let v = read_variable(store, meta, cname, true).await?;
+                let v = if r == Role::Time {
+                    time_values(cname, cvar, &v)?
+                } else {
+                    v
+                };
+                coord_cache.insert(cname.to_string(), v.clone());
+                v
+            };
+            axes.push(select_axis((r, lon), &values, req, 0, dim)?);
+        }
+        cubes.push(read_cube(store, meta, name, &shards, concat_axis, axes).await?);
+    }
+    Ok(cubes)
+}
+
+/// Selects along one axis by its role: time range, bbox x or y, or everything.
+fn select_axis(
+    (r, lon): (Role, bool),
+    values: &[f64],
+    req: &Request,
+    offset: usize,
+    dim: &str,
+) -> Result<Axis, QueryError> {
+    let ranges: Vec<std::ops::Range<usize>> = match (r, req.bbox) {
+        (Role::Time, _) if req.start.is_some() || req.end.is_some() => {
+            vec![index_range(
+                values,
+                req.start.unwrap_or(f64::MIN),
+                req.end.unwrap_or(f64::MAX),
+            )]
+        }
+        (Role::Y, Some(b)) => vec![index_range(values, b.south, b.north)],
+        (Role::X, Some(b)) if lon => longitude_ranges(values, b.west, b.east)
+            .into_iter()
+            .map(|(lo, hi)| index_range(values, lo, hi))
+            .collect(),
+        (Role::X, Some(b)) => vec![index_range(values, b.west, b.east)],
+        _ => std::iter::once(0..values.len()).collect(),
+    };
+    let indices: Vec<usize> = ranges.into_iter().flatten().collect();
+    if indices.is_empty() {
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let what = match r {
+            Role::Time => format!(
+                "no '{dim}' step between the requested times (the data covers {} .. {})",
+                hod_core::time::format_unix_seconds(lo),
+                hod_core::time::format_unix_seconds(hi)
+            ),
+            _ => format!("no '{dim}' point inside the bbox (the data covers {lo} .. {hi})"),
+        };
+        return Err(QueryError::Empty(what));
+    }
+    let coords = indices.iter().map(|&i| values[i]).collect();
+    Ok(Axis {
+        indices: indices.into_iter().map(|i| i + offset).collect(),
+        coords,
+    })
+}
+
+async fn read_cube(
+    store: &Store,
+    meta: &DatasetMeta,
+    name: &str,
+    shards: &[Shard],
+    concat_axis: Option<usize>,
+    axes: Vec<Axis>,
+) -> Result<DataCube, QueryError> {
+    let var = &meta.variables[name];
+    let a = &var.array;
+    let grid = a.chunk_grid();
+    let shape: Vec<usize> = axes.iter().map(|x| x.indices.len()).collect();
+    // Per dim: for each chunk id touched, the (output position, position in chunk) pairs.
+    let per_dim: Vec<BTreeMap<u64, Vec<(usize, usize)>>> = axes
+        .iter()
+        .enumerate()
+        .map(|(d, ax)| {
+            let c = a.chunks[d].max(1);
+            let mut m: BTreeMap<u64, Vec<(usize, usize)>> = BTreeMap::new();
+            for (o, &i) in ax.indices.iter().enumerate() {
+                m.entry(i as u64 / c)
+                    .or_default()
+                    .push((o, (i as u64 % c) as usize));
+            }
+            m
+        })
+        .collect();
+    let mut chunk_ids: Vec<Vec<u64>> = vec![vec![]];
+    for m in &per_dim {
+        chunk_ids = chunk_ids
+            .into_iter()
+            .flat_map(|p| m.keys().map(move |k| [p.clone(), vec![*k]].concat()))
+            .collect();
+    }
+    // Locate every chunk: static ones from the version document, the others in the shards.
+    let statics: HashMap<&[u64], &hod_index::manifest::StaticChunk> = meta
+        .static_chunks
+        .get(name)
+        .map(|v| v.iter().map(|c| (c.index.as_slice(), c)).collect())
+        .unwrap_or_default();
+    let uniform = packing_from_attrs(a);
+    let mut jobs = Vec::new();
+    for id in chunk_ids {
+        let found: Option<(String, ChunkLoc, Option<Packing>)> = match concat_axis {
+            None => statics
+                .get(id.as_slice())
+                .map(|c| (c.source.clone(), c.loc.clone(), None)),
+            Some(ax) => {
+                let elem = id[ax] * a.chunks[ax];
+                shards
+                    .iter()
+                    .find(|s| s.start <= elem && elem < s.end)
+                    .and_then(|s| match s.locate(name, ax, &grid, &id)? {
+                        Located::Range {
+                            source,
+                            offset,
+                            length,
+                        } => Some((
+                            source.url.clone(),
+                            ChunkLoc::Range { offset, length },
+                            source.packing.get(name).cloned(),
+                        )),
+                        Located::Inline(b) => Some((String::new(), ChunkLoc::Inline(b.to_vec()), None)),
+                    })
+            }
+        };
+        if let Some((url, loc, packing)) = found {
+            jobs.push((id, url, loc, packing.unwrap_or_else(|| uniform.clone())));
+        }
+    }
+    let objects = Objects::new(store);
+    let array = a.clone();
+    let decoded: Vec<(Vec<u64>, Vec<f64>)> = futures::stream::iter(jobs)
+        .map(|(id, url, loc, packing)| {
+            let objects = objects.clone();
+            let array = array.clone();
+            async move {
+                let stored = match &loc {
+                    ChunkLoc::Range { offset, length } => {
+                        objects.read(&url, *offset, *length).await?.to_vec()
+                    }
+                    ChunkLoc::Inline(b) => b.clone(),
+                };
+                tokio::task::spawn_blocking(move || {
+                    let raw = hod_formats::decode_chunk(&array, &stored)
+                        .map_err(|error| hod_index::IndexError::Format { url, error })?;
+                    let mut values = hod_index::values::to_f64(array.dtype, array.endian, &raw);
+                    unpack(&mut values, &packing);
+                    Ok::<_, QueryError>((id, values))
+                })
+                .await
+                .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))?
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut values = vec![f64::NAN; shape.iter().product()];
+    let chunk_shape: Vec<usize> = a.chunks.iter().map(|&c| c as usize).collect();
+    for (id, chunk) in decoded {
+        copy(&per_dim, &id, &chunk_shape, &shape, &chunk, &mut values);
+    }
+    Ok(DataCube {
+        name: name.to_string(),
+        dims: a.dims.clone(),
+        shape,
+        coords: axes.into_iter().map(|x| x.coords).collect(),
+        values,
+        attrs: a.attrs.clone(),
+    })
+}
+
+/// Copies the selected elements of one decoded chunk into the output.
+fn copy(
+    per_dim: &[BTreeMap<u64, Vec<(usize, usize)>>],
+    id: &[u64],
+    chunk_shape: &[usize],
+    out_shape: &[usize],
+    chunk: &[f64],
+    out: &mut [f64],
+) {
+    let lists: Vec<&Vec<(usize, usize)>> = match per_dim.iter().zip(id).map(|(m, i)| m.get(i)).collect() {
+        Some(l) => l,
+        None => return,
+    };
+    let rank = lists.len();
+    if rank == 0 {
+        if let (Some(o), Some(c)) = (out.first_mut(), chunk.first()) {
+            *o = *c;
+        }
+        return;
+    }
+    let mut pos = vec![0usize; rank];
+    loop {
+        let (mut o, mut c) = (0usize, 0usize);
+        for d in 0..rank {
+            let (op, cp) = lists[d][pos[d]];
+            o = o * out_shape[d] + op;
+            c = c * chunk_shape[d] + cp;
+        }
+        if let (Some(slot), Some(v)) = (out.get_mut(o), chunk.get(c)) {
+            *slot = *v;
+        }
+        let mut d = rank;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            pos[d] += 1;
+            if pos[d] < lists[d].len() {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+}
