@@ -156,6 +156,23 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
             values: &cube.values,
         });
     }
+    // CDF-2 lets only the last variable take more than 4 GiB.
+    let large = |v: &Var| v.values.len().saturating_mul(8) > (u32::MAX - 3) as usize;
+    match vars.iter().filter(|v| large(v)).count() {
+        0 => {}
+        1 => {
+            let at = vars.iter().position(large).unwrap_or(0);
+            let big = vars.remove(at);
+            vars.push(big);
+        }
+        _ => {
+            return Err(QueryError::Invalid(
+                "more than one variable over 4 GiB does not fit the netCDF 64-bit offset format; \
+                 write them to separate files"
+                    .into(),
+            ));
+        }
+    }
     let dim_lens: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let mut out = Vec::new();
     out.extend_from_slice(b"CDF\x02");

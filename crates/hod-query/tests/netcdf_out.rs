@@ -1,5 +1,6 @@
 //! `write_netcdf`: read back with the repo's own netCDF3 scanner (bit for bit), with
 //! netCDF4-python and xarray when the reference venv is there, and round trips of random shapes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_core::Attrs;
 use hod_formats::{FileSource, ScanOptions, decode_chunk, scan};
