@@ -8,6 +8,14 @@ pub enum QueryError {
     /// The request is not valid for this dataset (unknown variable, bad bbox or time).
     #[error("{0}")]
     Invalid(String),
+    /// An output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file being written.
+        path: std::path::PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
     /// The selection holds no values.
     #[error("the selection is empty: {0}")]
     Empty(String),

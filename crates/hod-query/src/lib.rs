@@ -6,6 +6,7 @@
 //! -180..180) and split where a bbox crosses the seam.
 
 mod error;
+pub mod netcdf;
 mod read;
 pub mod select;
 

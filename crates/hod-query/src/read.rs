@@ -27,7 +27,7 @@ pub struct Request {
 
 /// The values of one variable over a selection, CF-decoded (packing applied per source file,
 /// fill and missing values → NaN).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DataCube {
     /// Variable name.
     pub name: String,
@@ -38,6 +38,9 @@ pub struct DataCube {
     /// Coordinate values along each dimension (times in seconds since 1970; index positions for
     /// dimensions without a coordinate).
     pub coords: Vec<Vec<f64>>,
+    /// Per dimension, whether its coordinate is a CF time (then `coords` holds seconds since 1970);
+    /// writers use it to label the axis. Missing entries count as `false`.
+    pub time_dims: Vec<bool>,
     /// Values, C order.
     pub values: Vec<f64>,
     /// The variable's attributes.
@@ -82,6 +85,7 @@ impl DataCube {
 struct Axis {
     indices: Vec<usize>,
     coords: Vec<f64>,
+    time: bool,
 }
 
 /// Reads a selection of a dataset.
@@ -131,6 +135,7 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
                 axes.push(Axis {
                     indices: (0..n).collect(),
                     coords: (0..n).map(|i| i as f64).collect(),
+                    time: false,
                 });
                 continue;
             };
@@ -209,6 +214,7 @@ fn select_axis(
     Ok(Axis {
         indices: indices.into_iter().map(|i| i + offset).collect(),
         coords,
+        time: r == Role::Time,
     })
 }
 
@@ -318,6 +324,7 @@ async fn read_cube(
         name: name.to_string(),
         dims: a.dims.clone(),
         shape,
+        time_dims: axes.iter().map(|x| x.time).collect(),
         coords: axes.into_iter().map(|x| x.coords).collect(),
         values,
         attrs: a.attrs.clone(),
