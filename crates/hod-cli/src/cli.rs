@@ -66,6 +66,12 @@ pub enum Command {
         /// Print per-variable shape, count of valid values, mean, min and max.
         #[arg(long)]
         stats: bool,
+        /// Write the selection: .nc (CF netCDF), .csv (long format: dims then variables) or .json.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        /// With .csv output: one row per time step, the cos(latitude)-weighted mean ("mean").
+        #[arg(long)]
+        reduce: Option<String>,
     },
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
@@ -100,6 +106,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 end,
                 bbox,
                 stats,
+                output,
+                reduce,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -108,6 +116,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     end,
                     bbox,
                     stats,
+                    output,
+                    reduce,
                 };
                 crate::read::run(&store, args, cli.json).await
             }

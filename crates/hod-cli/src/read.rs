@@ -1,4 +1,4 @@
-//! `hod read`: a selection of a dataset, as statistics (files come later).
+//! `hod read`: a selection of a dataset, as statistics or a file (.nc, .csv, .json).
 
 use hod_query::{Bbox, Request, parse_time};
 use hod_store::Store;
@@ -11,6 +11,8 @@ pub struct Args {
     pub end: Option<String>,
     pub bbox: Option<String>,
     pub stats: bool,
+    pub output: Option<std::path::PathBuf>,
+    pub reduce: Option<String>,
 }
 
 pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
@@ -36,6 +38,38 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         bbox: a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
     };
     let cubes = hod_query::read(store, &meta, &req).await?;
+    if let Some(out) = &a.output {
+        let reduce = match a.reduce.as_deref() {
+            None => None,
+            Some("mean") => Some(hod_query::text::Reduce::Mean),
+            Some(other) => anyhow::bail!("--reduce {other}: only 'mean' is supported"),
+        };
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_lowercase();
+        anyhow::ensure!(
+            reduce.is_none() || ext == "csv",
+            "--reduce applies to .csv output only"
+        );
+        match ext.as_str() {
+            "nc" => hod_query::netcdf::write_netcdf(out, &cubes, &meta.attrs)?,
+            "csv" => hod_query::text::write_csv(out, &cubes, reduce)?,
+            "json" => hod_query::text::write_json(out, &cubes)?,
+            _ => anyhow::bail!("{}: the output must end in .nc, .csv or .json", out.display()),
+        }
+        if !json && !a.stats {
+            let shapes: Vec<String> = cubes
+                .iter()
+                .map(|c| format!("{} {:?}", c.name, c.shape))
+                .collect();
+            crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
+        }
+        if !a.stats {
+            return Ok(());
+        }
+    }
     if json {
         let out: Map<String, Value> = cubes
             .iter()

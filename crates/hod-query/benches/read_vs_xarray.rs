@@ -22,7 +22,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
-    let peer = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench/peer_read.py"));
+    let peer = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/bench/peer_read.py"
+    ));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = hod_store::Store::open(&dir.path().display().to_string()).unwrap();
@@ -32,21 +35,40 @@ fn main() {
         .map(|e| e.path().display().to_string())
         .collect();
     files.sort();
-    rt.block_on(hod_index::ingest(&store, "nc4", &files, &Default::default(), &hod_index::Quiet)).unwrap();
+    rt.block_on(hod_index::ingest(
+        &store,
+        "nc4",
+        &files,
+        &Default::default(),
+        &hod_index::Quiet,
+    ))
+    .unwrap();
     let meta = rt.block_on(hod_index::read_meta(&store, "nc4")).unwrap();
-    let refs = rt.block_on(hod_index::kerchunk_refs(&store, &meta, false)).unwrap();
+    let refs = rt
+        .block_on(hod_index::kerchunk_refs(&store, &meta, false))
+        .unwrap();
     let refs_path = dir.path().join("refs.json");
     std::fs::write(&refs_path, refs.to_string()).unwrap();
 
     for (label, start, end, bbox) in [
-        ("bbox 72x9x9 (3 files)", "2019-03-10T00", "2019-03-12T23", Some([0.0, 51.0, 2.0, 53.0])),
+        (
+            "bbox 72x9x9 (3 files)",
+            "2019-03-10T00",
+            "2019-03-12T23",
+            Some([0.0, 51.0, 2.0, 53.0]),
+        ),
         ("whole month 744x33x49", "2019-03-01T00", "2019-03-31T23", None),
     ] {
         let req = Request {
             vars: vec!["t2m".into()],
             start: Some(parse_time(start).unwrap()),
             end: Some(parse_time(end).unwrap()),
-            bbox: bbox.map(|[w, s, e, n]| Bbox { west: w, south: s, east: e, north: n }),
+            bbox: bbox.map(|[w, s, e, n]| Bbox {
+                west: w,
+                south: s,
+                east: e,
+                north: n,
+            }),
         };
         let mut ours = Vec::new();
         let mut sum = 0.0;
@@ -59,9 +81,23 @@ fn main() {
         }
         let ours = median(ours);
         let mut cmd = std::process::Command::new(&python);
-        cmd.arg(&peer).arg(&refs_path).args(["--vars", "t2m", "--time", start, end, "--repeat", &REPEAT.to_string()]);
+        cmd.arg(&peer).arg(&refs_path).args([
+            "--vars",
+            "t2m",
+            "--time",
+            start,
+            end,
+            "--repeat",
+            &REPEAT.to_string(),
+        ]);
         if let Some([w, s, e, n]) = bbox {
-            cmd.args(["--bbox", &w.to_string(), &s.to_string(), &e.to_string(), &n.to_string()]);
+            cmd.args([
+                "--bbox",
+                &w.to_string(),
+                &s.to_string(),
+                &e.to_string(),
+                &n.to_string(),
+            ]);
         }
         let peer_s = cmd.output().ok().filter(|o| o.status.success()).and_then(|o| {
             let line = String::from_utf8_lossy(&o.stdout).lines().last()?.to_string();

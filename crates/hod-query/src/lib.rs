@@ -9,6 +9,7 @@ mod error;
 pub mod netcdf;
 mod read;
 pub mod select;
+pub mod text;
 
 pub use error::QueryError;
 pub use read::{DataCube, Request, Stats, read};
