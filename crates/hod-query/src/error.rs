@@ -11,4 +11,12 @@ pub enum QueryError {
     /// The selection holds no values.
     #[error("the selection is empty: {0}")]
     Empty(String),
+    /// Writing an output file or directory failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or directory being written.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }

@@ -8,6 +8,7 @@
 mod error;
 mod read;
 pub mod select;
+pub mod zarr;
 
 pub use error::QueryError;
 pub use read::{DataCube, Request, Stats, read};

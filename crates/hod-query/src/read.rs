@@ -42,6 +42,9 @@ pub struct DataCube {
     pub values: Vec<f64>,
     /// The variable's attributes.
     pub attrs: Attrs,
+    /// One flag per dimension: true when that dimension's coordinate is a CF time converted to
+    /// seconds since 1970 (writers then label it as such).
+    pub time_dims: Vec<bool>,
 }
 
 /// Per-variable statistics of a selection.
@@ -82,6 +85,8 @@ impl DataCube {
 struct Axis {
     indices: Vec<usize>,
     coords: Vec<f64>,
+    /// The coordinate is a CF time, in seconds since 1970.
+    time: bool,
 }
 
 /// Reads a selection of a dataset.
@@ -131,6 +136,7 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
                 axes.push(Axis {
                     indices: (0..n).collect(),
                     coords: (0..n).map(|i| i as f64).collect(),
+                    time: false,
                 });
                 continue;
             };
@@ -209,6 +215,7 @@ fn select_axis(
     Ok(Axis {
         indices: indices.into_iter().map(|i| i + offset).collect(),
         coords,
+        time: r == Role::Time,
     })
 }
 
@@ -318,6 +325,7 @@ async fn read_cube(
         name: name.to_string(),
         dims: a.dims.clone(),
         shape,
+        time_dims: axes.iter().map(|x| x.time).collect(),
         coords: axes.into_iter().map(|x| x.coords).collect(),
         values,
         attrs: a.attrs.clone(),
