@@ -1,7 +1,8 @@
 //! Writes [`DataCube`]s as a Zarr v3 group in a local directory, readable by zarr-python 3 and
 //! by `xarray.open_zarr(path, zarr_format=3, consolidated=False)`.
 //!
-//! Layout: a root group `zarr.json` holding the global attributes; one float64 array per data
+//! Layout: a root group `zarr.json` holding the global attributes (and zarr-python's inline
+//! consolidated metadata); one float64 array per data
 //! variable and one float64 coordinate array per dimension (named like the dimension, so xarray
 //! makes it the index). Every array has `dimension_names`, fill value NaN, the `default` chunk
 //! key encoding (`c/0/1/2`) and the codecs `bytes` (little endian) then `gzip` level 1. Chunks
@@ -224,16 +225,27 @@ fn coord_attrs(name: &str, time: bool) -> Attrs {
 }
 
 fn write_group(dir: &Path, nodes: &[Node], global_attrs: &Attrs) -> Result<(), QueryError> {
-    let root = json!({"zarr_format": 3, "node_type": "group", "attributes": global_attrs});
-    write_json(&dir.join("zarr.json"), &root)?;
-    for node in nodes {
-        write_array(
-            &dir.join(&node.name),
-            node,
-            chunk_shape(&node.shape, MAX_CHUNK_BYTES / 8),
-        )?;
+    let chunks: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| chunk_shape(&n.shape, MAX_CHUNK_BYTES / 8))
+        .collect();
+    let docs: serde_json::Map<String, Value> = nodes
+        .iter()
+        .zip(&chunks)
+        .map(|(n, c)| (n.name.clone(), array_doc(n, c)))
+        .collect();
+    for ((node, chunk), doc) in nodes.iter().zip(&chunks).zip(docs.values()) {
+        write_array(&dir.join(&node.name), node, chunk, doc)?;
     }
-    Ok(())
+    // zarr-python 3's inline consolidated metadata, so that openers find every array in one read
+    // (and xarray does not warn); readers that do not know it ignore it.
+    let root = json!({
+        "zarr_format": 3,
+        "node_type": "group",
+        "attributes": global_attrs,
+        "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": docs},
+    });
+    write_json(&dir.join("zarr.json"), &root)
 }
 
 fn write_json(path: &Path, doc: &Value) -> Result<(), QueryError> {
@@ -255,9 +267,9 @@ fn chunk_shape(shape: &[usize], cap: usize) -> Vec<usize> {
     chunk
 }
 
-fn write_array(dir: &Path, node: &Node, chunk: Vec<usize>) -> Result<(), QueryError> {
-    fs::create_dir(dir).map_err(write_err(dir))?;
-    let meta = json!({
+/// The `zarr.json` document of an array.
+fn array_doc(node: &Node, chunk: &[usize]) -> Value {
+    json!({
         "zarr_format": 3,
         "node_type": "array",
         "shape": node.shape,
@@ -271,12 +283,16 @@ fn write_array(dir: &Path, node: &Node, chunk: Vec<usize>) -> Result<(), QueryEr
         ],
         "attributes": node.attrs,
         "dimension_names": node.dims,
-    });
-    write_json(&dir.join("zarr.json"), &meta)?;
+    })
+}
+
+fn write_array(dir: &Path, node: &Node, chunk: &[usize], doc: &Value) -> Result<(), QueryError> {
+    fs::create_dir(dir).map_err(write_err(dir))?;
+    write_json(&dir.join("zarr.json"), doc)?;
     let counts: Vec<usize> = node
         .shape
         .iter()
-        .zip(&chunk)
+        .zip(chunk)
         .map(|(&n, &c)| n.div_ceil(c))
         .collect();
     if counts.contains(&0) {
@@ -284,7 +300,7 @@ fn write_array(dir: &Path, node: &Node, chunk: Vec<usize>) -> Result<(), QueryEr
     }
     let mut id = vec![0usize; counts.len()];
     loop {
-        let values = extract(node.values, &node.shape, &chunk, &id);
+        let values = extract(node.values, &node.shape, chunk, &id);
         if values.iter().any(|v| !v.is_nan()) {
             let mut file = dir.join("c");
             for i in &id {

@@ -151,10 +151,21 @@ fn writes_documents_and_chunks() {
     .unwrap();
 
     let root = read_json(&out.join("zarr.json"));
-    assert_eq!(
-        root,
-        json!({"zarr_format": 3, "node_type": "group", "attributes": {"title": "test", "n": 3}})
-    );
+    assert_eq!(root["zarr_format"], 3);
+    assert_eq!(root["node_type"], "group");
+    assert_eq!(root["attributes"], json!({"title": "test", "n": 3}));
+    // Inline consolidated metadata (zarr-python 3's form) repeats every array's document.
+    let cons = &root["consolidated_metadata"];
+    assert_eq!(cons["kind"], "inline");
+    let listed: Vec<&String> = cons["metadata"].as_object().unwrap().keys().collect();
+    assert_eq!(listed, ["t2m", "count", "time", "latitude", "longitude"]);
+    for name in listed {
+        assert_eq!(
+            cons["metadata"][name],
+            read_json(&out.join(name).join("zarr.json")),
+            "{name}"
+        );
+    }
 
     let t2m = read_json(&out.join("t2m/zarr.json"));
     assert_eq!(t2m["zarr_format"], 3);
@@ -276,6 +287,13 @@ fn refuses_mismatched_dims_and_existing_path() {
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 
+    // A file system refusal midway (a name too long for a file) removes the temporary directory.
+    let mut long = cube1();
+    long.name = "v".repeat(300);
+    let err = write_zarr(&tmp.path().join("long.zarr"), &[cube3(), long], &Attrs::new()).unwrap_err();
+    assert!(matches!(err, QueryError::Write { .. }), "{err}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+
     // A file system refusal is a Write error naming the path.
     let err = write_zarr(&tmp.path().join("no/such/x.zarr"), &[cube1()], &Attrs::new()).unwrap_err();
     assert!(matches!(err, QueryError::Write { .. }), "{err}");
@@ -352,7 +370,10 @@ for case in cases:
         if opener == "open_zarr":
             ds = xr.open_zarr(path, zarr_format=3, consolidated=False)
         else:
-            ds = xr.open_dataset(path, engine="zarr", consolidated=False)
+            # Default opening: finds the inline consolidated metadata, so no fallback warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                ds = xr.open_dataset(path, engine="zarr")
         for name, v in case["vars"].items():
             want = np.array([np.nan if x is None else x for x in v["values"]], dtype="f8").reshape(v["shape"])
             raw = g[name][...]
