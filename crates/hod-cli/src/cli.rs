@@ -66,7 +66,8 @@ pub enum Command {
         /// Print per-variable shape, count of valid values, mean, min and max.
         #[arg(long)]
         stats: bool,
-        /// Write the selection: .nc (CF netCDF), .csv (long format: dims then variables) or .json.
+        /// Write the selection: .nc (CF netCDF), .zarr (Zarr v3), .csv (long format: dims then
+        /// variables) or .json.
         #[arg(short, long)]
         output: Option<std::path::PathBuf>,
         /// With .csv output: one row per time step, the cos(latitude)-weighted mean ("mean").

@@ -1,4 +1,4 @@
-//! `hod read`: a selection of a dataset, as statistics or a file (.nc, .csv, .json).
+//! `hod read`: a selection of a dataset, as statistics or a file (.nc, .zarr, .csv, .json).
 
 use hod_query::{Bbox, Request, parse_time};
 use hod_store::Store;
@@ -57,7 +57,11 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             "nc" => hod_query::netcdf::write_netcdf(out, &cubes, &meta.attrs)?,
             "csv" => hod_query::text::write_csv(out, &cubes, reduce)?,
             "json" => hod_query::text::write_json(out, &cubes)?,
-            _ => anyhow::bail!("{}: the output must end in .nc, .csv or .json", out.display()),
+            "zarr" => hod_query::zarr::write_zarr(out, &cubes, &meta.attrs)?,
+            _ => anyhow::bail!(
+                "{}: the output must end in .nc, .zarr, .csv or .json",
+                out.display()
+            ),
         }
         if !json && !a.stats {
             let shapes: Vec<String> = cubes

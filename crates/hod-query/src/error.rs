@@ -8,8 +8,8 @@ pub enum QueryError {
     /// The request is not valid for this dataset (unknown variable, bad bbox or time).
     #[error("{0}")]
     Invalid(String),
-    /// An output file could not be written.
-    #[error("cannot write {path}: {source}")]
+    /// An output file or directory could not be written (the I/O error is its source).
+    #[error("cannot write {}", path.display())]
     Write {
         /// The file being written.
         path: std::path::PathBuf,

@@ -10,6 +10,7 @@ pub mod netcdf;
 mod read;
 pub mod select;
 pub mod text;
+pub mod zarr;
 
 pub use error::QueryError;
 pub use read::{DataCube, Request, Stats, read};

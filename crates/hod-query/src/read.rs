@@ -85,6 +85,7 @@ impl DataCube {
 struct Axis {
     indices: Vec<usize>,
     coords: Vec<f64>,
+    /// The coordinate is a CF time, in seconds since 1970.
     time: bool,
 }
 
