@@ -17,8 +17,8 @@ pub struct Args {
 
 pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
-        a.stats,
-        "only --stats is available so far (writing .nc/.zarr/.csv/.json files comes next)"
+        a.stats || a.output.is_some(),
+        "say what to do with the selection: --stats, or -o OUT ending in .nc, .zarr, .csv or .json"
     );
     let meta = hod_index::read_meta(store, &a.dataset).await?;
     let vars = if a.vars.is_empty() {
@@ -38,6 +38,25 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         bbox: a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
     };
     let cubes = hod_query::read(store, &meta, &req).await?;
+    if let Some(out) = &a.output {
+        write(out, &cubes, &meta.attrs, a.reduce.as_deref())?;
+        if !a.stats {
+            if json {
+                let shapes: Map<String, Value> = cubes
+                    .iter()
+                    .map(|c| (c.name.clone(), serde_json::json!(c.shape)))
+                    .collect();
+                crate::output::line(serde_json::json!({"output": out, "shapes": shapes}));
+            } else {
+                let shapes: Vec<String> = cubes
+                    .iter()
+                    .map(|c| format!("{} {:?}", c.name, c.shape))
+                    .collect();
+                crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
+            }
+            return Ok(());
+        }
+    }
     if let Some(out) = &a.output {
         let reduce = match a.reduce.as_deref() {
             None => None,
@@ -101,6 +120,40 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             f(s.min),
             f(s.max)
         ));
+    }
+    Ok(())
+}
+
+/// Writes the selection in the format the file name says.
+fn write(
+    out: &std::path::Path,
+    cubes: &[hod_query::DataCube],
+    attrs: &hod_core::Attrs,
+    reduce: Option<&str>,
+) -> anyhow::Result<()> {
+    let reduce = match reduce {
+        None => None,
+        Some("mean") => Some(hod_query::text::Reduce::Mean),
+        Some(other) => anyhow::bail!("--reduce {other}: only 'mean' is supported"),
+    };
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_lowercase();
+    anyhow::ensure!(
+        reduce.is_none() || ext == "csv",
+        "--reduce applies to .csv output only"
+    );
+    match ext.as_str() {
+        "nc" => hod_query::netcdf::write_netcdf(out, cubes, attrs)?,
+        "zarr" => hod_query::zarr::write_zarr(out, cubes, attrs)?,
+        "csv" => hod_query::text::write_csv(out, cubes, reduce)?,
+        "json" => hod_query::text::write_json(out, cubes)?,
+        _ => anyhow::bail!(
+            "{}: the output must end in .nc, .zarr, .csv or .json",
+            out.display()
+        ),
     }
     Ok(())
 }
