@@ -135,3 +135,92 @@ fn errors_say_what_and_where() {
     let (_, out, _) = hod(&store, &["list"]);
     assert!(out.contains("no datasets"), "{out}");
 }
+
+/// `hod read -o` in every format; the .nc and .zarr files, read back by xarray, equal xarray's
+/// own selection of the original files, and `--reduce mean` equals xarray's cos-lat weighted mean.
+#[test]
+fn read_writes_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let files = data().join("era5-daily-nc4/*.nc").display().to_string();
+    assert!(hod(&store, &["ingest", "nc4", &files]).0);
+    let sel = [
+        "--var",
+        "t2m",
+        "--start",
+        "2019-03-10T00",
+        "--end",
+        "2019-03-10T02",
+        "--bbox",
+        "0,51,2,53",
+    ];
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    for file in ["o.nc", "o.zarr", "o.csv", "o.json"] {
+        let (ok, _, err) = hod(
+            &store,
+            &[&["read", "nc4"][..], &sel, &["-o", &out(file)]].concat(),
+        );
+        assert!(ok, "{file}: {err}");
+    }
+    let (ok, _, err) = hod(
+        &store,
+        &[
+            &["read", "nc4"][..],
+            &sel,
+            &["-o", &out("m.csv"), "--reduce", "mean"],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    let csv = std::fs::read_to_string(out("o.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * 9 * 9);
+    assert!(
+        csv.starts_with("valid_time,latitude,longitude,t2m\n2019-03-10T00:00:00,53,0,"),
+        "{csv}"
+    );
+    let j: Value = serde_json::from_slice(&std::fs::read(out("o.json")).unwrap()).unwrap();
+    assert_eq!(j["t2m"]["values"].as_array().unwrap().len(), 243);
+    let (ok, _, err) = hod(&store, &["read", "nc4", "-o", &out("bad.txt")]);
+    assert!(!ok && err.contains(".nc, .zarr, .csv or .json"), "{err}");
+
+    let python = std::env::var_os("HOD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
+    if !python.exists() {
+        assert!(
+            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "no {}",
+            python.display()
+        );
+        println!("SKIP: no interop Python at {}", python.display());
+        return;
+    }
+    let script = format!(
+        r#"
+import glob, numpy as np, pandas as pd, xarray as xr
+files = sorted(glob.glob("{data}/era5-daily-nc4/*.nc"))
+ref = xr.concat([xr.open_dataset(f) for f in files], "valid_time").t2m.sel(
+    valid_time=slice("2019-03-10T00", "2019-03-10T02"), latitude=slice(53, 51), longitude=slice(0, 2))
+for path, kw in [("{nc}", {{}}), ("{zarr}", {{"engine": "zarr"}})]:
+    got = xr.open_dataset(path, **kw).t2m
+    assert got.shape == ref.shape, (path, got.shape)
+    assert np.array_equal(got.values, ref.values.astype("f8")), path
+    assert (got.valid_time.values == ref.valid_time.values).all(), path
+mean = ref.weighted(np.cos(np.deg2rad(ref.latitude))).mean(("latitude", "longitude"))
+csv = pd.read_csv("{m}")
+assert np.allclose(csv.t2m.values, mean.values, rtol=1e-12), (csv.t2m.values, mean.values)
+print("outputs equal xarray")
+"#,
+        data = data().display(),
+        nc = out("o.nc"),
+        zarr = out("o.zarr"),
+        m = out("m.csv"),
+    );
+    let o = Command::new(&python).args(["-c", &script]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
