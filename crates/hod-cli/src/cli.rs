@@ -63,6 +63,9 @@ pub enum Command {
         /// W,S,E,N in the dataset's CRS; longitudes wrap onto the dataset's convention.
         #[arg(long, allow_hyphen_values = true)]
         bbox: Option<String>,
+        /// GeoJSON polygon(s): keep the cells whose centre is inside (the others are NaN).
+        #[arg(long, conflicts_with = "bbox")]
+        polygon: Option<std::path::PathBuf>,
         /// Print per-variable shape, count of valid values, mean, min and max.
         #[arg(long)]
         stats: bool,
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 start,
                 end,
                 bbox,
+                polygon,
                 stats,
                 output,
                 reduce,
@@ -116,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     start,
                     end,
                     bbox,
+                    polygon,
                     stats,
                     output,
                     reduce,

@@ -1,5 +1,6 @@
 //! `hod read`: a selection of a dataset, as statistics or a file (.nc, .zarr, .csv, .json).
 
+use anyhow::Context;
 use hod_query::{Bbox, Request, parse_time};
 use hod_store::Store;
 use serde_json::{Map, Value};
@@ -10,6 +11,7 @@ pub struct Args {
     pub start: Option<String>,
     pub end: Option<String>,
     pub bbox: Option<String>,
+    pub polygon: Option<std::path::PathBuf>,
     pub stats: bool,
     pub output: Option<std::path::PathBuf>,
     pub reduce: Option<String>,
@@ -36,6 +38,14 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         start: a.start.as_deref().map(parse_time).transpose()?,
         end: a.end.as_deref().map(parse_time).transpose()?,
         bbox: a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
+        polygon: match &a.polygon {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                Some(hod_query::polygon::Area::from_geojson(&text).with_context(|| p.display().to_string())?)
+            }
+            None => None,
+        },
     };
     let cubes = hod_query::read(store, &meta, &req).await?;
     if let Some(out) = &a.output {

@@ -7,6 +7,7 @@
 
 mod error;
 pub mod netcdf;
+pub mod polygon;
 mod read;
 pub mod select;
 pub mod text;

@@ -23,6 +23,8 @@ pub struct Request {
     pub end: Option<f64>,
     /// Area to keep, in the dataset's CRS.
     pub bbox: Option<Bbox>,
+    /// Area to keep: the cells whose centre is inside (others are NaN), within its bounds.
+    pub polygon: Option<crate::polygon::Area>,
 }
 
 /// The values of one variable over a selection, CF-decoded (packing applied per source file,
@@ -100,6 +102,24 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
     {
         return Err(QueryError::Invalid("the start time is after the end time".into()));
     }
+    // A polygon reads its bounding box, then masks the cells whose centre is outside.
+    let bounded;
+    let req = match (&req.polygon, req.bbox) {
+        (Some(area), None) => {
+            let (west, south, east, north) = area.bounds();
+            bounded = Request {
+                bbox: Some(Bbox {
+                    west,
+                    south,
+                    east,
+                    north,
+                }),
+                ..req.clone()
+            };
+            &bounded
+        }
+        _ => req,
+    };
     let mut cubes = Vec::new();
     let mut coord_cache: HashMap<String, Vec<f64>> = HashMap::new();
     for wanted in &req.vars {
@@ -126,6 +146,7 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
             _ => Vec::new(),
         };
         let mut axes = Vec::new();
+        let mut roles = Vec::new();
         for (d, dim) in var.array.dims.iter().enumerate() {
             let n = var.array.shape[d] as usize;
             let coord = meta
@@ -141,6 +162,7 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
                 continue;
             };
             let r = role(cname, cvar);
+            roles.push((d, r));
             let lon = is_longitude(cname, cvar);
             let values = if Some(d) == concat_axis {
                 // The concat coordinate comes from the loaded shards, offset by the first one.
@@ -167,9 +189,47 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
             };
             axes.push(select_axis((r, lon), &values, req, 0, dim)?);
         }
-        cubes.push(read_cube(store, meta, name, &shards, concat_axis, axes).await?);
+        let mut cube = read_cube(store, meta, name, &shards, concat_axis, axes).await?;
+        if let Some(area) = &req.polygon {
+            mask_outside(&mut cube, area, &roles)?;
+        }
+        cubes.push(cube);
     }
     Ok(cubes)
+}
+
+/// Sets to NaN the cells whose centre is outside the area.
+fn mask_outside(
+    cube: &mut DataCube,
+    area: &crate::polygon::Area,
+    roles: &[(usize, Role)],
+) -> Result<(), QueryError> {
+    let find = |want: Role| roles.iter().find(|(_, r)| *r == want).map(|(d, _)| *d);
+    let (Some(xd), Some(yd)) = (find(Role::X), find(Role::Y)) else {
+        return Err(QueryError::Invalid(format!(
+            "'{}' has no x/y (longitude/latitude) dimensions to clip to a polygon",
+            cube.name
+        )));
+    };
+    let inside: Vec<Vec<bool>> = cube.coords[yd]
+        .iter()
+        .map(|&y| cube.coords[xd].iter().map(|&x| area.contains(x, y)).collect())
+        .collect();
+    let rank = cube.shape.len();
+    let mut pos = vec![0usize; rank];
+    for v in cube.values.iter_mut() {
+        if !inside[pos[yd]][pos[xd]] {
+            *v = f64::NAN;
+        }
+        for d in (0..rank).rev() {
+            pos[d] += 1;
+            if pos[d] < cube.shape[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+    Ok(())
 }
 
 /// Selects along one axis by its role: time range, bbox x or y, or everything.
