@@ -67,42 +67,6 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    if let Some(out) = &a.output {
-        let reduce = match a.reduce.as_deref() {
-            None => None,
-            Some("mean") => Some(hod_query::text::Reduce::Mean),
-            Some(other) => anyhow::bail!("--reduce {other}: only 'mean' is supported"),
-        };
-        let ext = out
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_lowercase();
-        anyhow::ensure!(
-            reduce.is_none() || ext == "csv",
-            "--reduce applies to .csv output only"
-        );
-        match ext.as_str() {
-            "nc" => hod_query::netcdf::write_netcdf(out, &cubes, &meta.attrs)?,
-            "csv" => hod_query::text::write_csv(out, &cubes, reduce)?,
-            "json" => hod_query::text::write_json(out, &cubes)?,
-            "zarr" => hod_query::zarr::write_zarr(out, &cubes, &meta.attrs)?,
-            _ => anyhow::bail!(
-                "{}: the output must end in .nc, .zarr, .csv or .json",
-                out.display()
-            ),
-        }
-        if !json && !a.stats {
-            let shapes: Vec<String> = cubes
-                .iter()
-                .map(|c| format!("{} {:?}", c.name, c.shape))
-                .collect();
-            crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
-        }
-        if !a.stats {
-            return Ok(());
-        }
-    }
     if json {
         let out: Map<String, Value> = cubes
             .iter()

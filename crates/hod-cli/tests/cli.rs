@@ -172,6 +172,17 @@ fn read_writes_every_format() {
         .concat(),
     );
     assert!(ok, "{err}");
+    // -o with --stats writes once and prints the statistics.
+    let stats = json(
+        &store,
+        &[
+            &["read", "nc4"][..],
+            &sel,
+            &["-o", &out("s.zarr"), "--stats", "--json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(stats["t2m"]["count"], 243);
     let csv = std::fs::read_to_string(out("o.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 3 * 9 * 9);
     assert!(
