@@ -3,6 +3,7 @@
 use crate::QueryError;
 use crate::select::{Bbox, Role, index_range, is_longitude, longitude_ranges, resolve, role, time_values};
 use futures::{StreamExt, TryStreamExt};
+use hod_core::time::format_unix_seconds;
 use hod_core::{Attrs, ChunkLoc};
 use hod_index::manifest::{Located, Packing};
 use hod_index::{DatasetMeta, Objects, Shard, packing_from_attrs, read_shards, read_variable, unpack};
@@ -145,6 +146,19 @@ pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Ve
             }
             _ => Vec::new(),
         };
+        if let (Some(c), Some(_), true) = (&meta.concat, concat_axis, shards.is_empty()) {
+            let cover = c.time_range.map_or_else(String::new, |(a, b)| {
+                format!(
+                    " (the data covers {} .. {})",
+                    format_unix_seconds(a),
+                    format_unix_seconds(b)
+                )
+            });
+            return Err(QueryError::Empty(format!(
+                "no '{}' step between the requested times{cover}",
+                c.dim
+            )));
+        }
         let mut axes = Vec::new();
         let mut roles = Vec::new();
         for (d, dim) in var.array.dims.iter().enumerate() {

@@ -104,11 +104,29 @@ async fn bad_requests_are_clear_errors() {
     .await
     .unwrap();
     let meta = hod_index::read_meta(&store, "d").await.unwrap();
-    let err = |req: Request| async move { read(&store, &meta, &req).await.unwrap_err().to_string() };
+    let err = |req: Request| {
+        let (store, meta) = (&store, &meta);
+        async move { read(store, meta, &req).await.unwrap_err().to_string() }
+    };
     let e = err(Request {
         vars: vec!["nope".into()],
         ..Default::default()
     })
     .await;
     assert!(e.contains("no variable 'nope'") && e.contains("t2m"), "{e}");
+    let outside = Request {
+        vars: vec!["t2m".into()],
+        start: Some(parse_time("2020-01-01").unwrap()),
+        end: Some(parse_time("2020-01-02").unwrap()),
+        ..Default::default()
+    };
+    let e = err(outside).await;
+    assert!(e.contains("the data covers 2019-03-01T00:00:00"), "{e}");
+    let far = Request {
+        vars: vec!["t2m".into()],
+        bbox: Some("20,10,30,20".parse().unwrap()),
+        ..Default::default()
+    };
+    let e = err(far).await;
+    assert!(e.contains("inside the bbox"), "{e}");
 }
