@@ -1,7 +1,7 @@
 //! Datasets in a store: ingest (scan, combine, publish atomically), open, list, read.
 
 use crate::IndexError;
-use crate::chunks::{ChunkRef, all_chunks};
+use crate::chunks::all_chunks;
 use crate::combine::{Builder, SourceScan};
 use crate::manifest::{DatasetMeta, Packing, Shard};
 use crate::values::{place, to_f64};
@@ -147,6 +147,35 @@ impl Objects {
     pub async fn read(&self, url: &str, offset: u64, length: u64) -> Result<Bytes, IndexError> {
         let (store, key) = self.locate(url)?;
         Ok(store.get_range(&key, offset..offset + length).await?)
+    }
+
+    /// Fetches one chunk and decodes it to `f64` on a blocking thread; with a packing, CF-unpacks
+    /// it too (fill and missing values → NaN, then scale and offset).
+    ///
+    /// # Errors
+    /// The read or decode failure, naming the source.
+    pub async fn chunk_values(
+        &self,
+        array: &ArrayMeta,
+        url: &str,
+        loc: &ChunkLoc,
+        packing: Option<Packing>,
+    ) -> Result<Vec<f64>, IndexError> {
+        let stored = match loc {
+            ChunkLoc::Range { offset, length } => self.read(url, *offset, *length).await?.to_vec(),
+            ChunkLoc::Inline(b) => b.clone(),
+        };
+        let (array, url) = (array.clone(), url.to_string());
+        tokio::task::spawn_blocking(move || {
+            let raw = decode_chunk(&array, &stored).map_err(|error| IndexError::Format { url, error })?;
+            let mut values = to_f64(array.dtype, array.endian, &raw);
+            if let Some(p) = &packing {
+                unpack(&mut values, p);
+            }
+            Ok(values)
+        })
+        .await
+        .map_err(|e| IndexError::Invalid(format!("decode task failed: {e}")))?
     }
 
     /// The URL fsspec would use for a source (for kerchunk export).
@@ -572,38 +601,16 @@ pub async fn read_chunks(
     let chunks = all_chunks(meta, shards, var)?;
     let objects = Objects::new(store);
     let uniform = packing_from_attrs(&v.array);
-    // The concat coordinate is re-encoded little-endian without codecs.
-    let concat_coord = meta.concat.as_ref().and_then(|c| c.coord.as_deref()) == Some(var);
-    let array = v.array.clone();
     futures::stream::iter(chunks)
         .map(|c| {
-            let objects = objects.clone();
-            let array = array.clone();
-            let uniform = uniform.clone();
+            let packing = cf.then(|| c.packing.clone().unwrap_or_else(|| uniform.clone()));
+            let objects = &objects;
+            let array = &v.array;
             async move {
-                let stored = match &c.loc {
-                    ChunkLoc::Range { offset, length } => {
-                        objects.read(&c.url, *offset, *length).await?.to_vec()
-                    }
-                    ChunkLoc::Inline(b) => b.clone(),
-                };
-                let ChunkRef {
-                    index, packing, url, ..
-                } = c;
-                tokio::task::spawn_blocking(move || {
-                    let raw = if concat_coord {
-                        stored
-                    } else {
-                        decode_chunk(&array, &stored).map_err(|error| IndexError::Format { url, error })?
-                    };
-                    let mut values = to_f64(array.dtype, array.endian, &raw);
-                    if cf {
-                        unpack(&mut values, packing.as_ref().unwrap_or(&uniform));
-                    }
-                    Ok::<_, IndexError>((index, values))
-                })
-                .await
-                .map_err(|e| IndexError::Invalid(format!("decode task failed: {e}")))?
+                Ok::<_, IndexError>((
+                    c.index.clone(),
+                    objects.chunk_values(array, &c.url, &c.loc, packing).await?,
+                ))
             }
         })
         .buffer_unordered(READ_CONCURRENCY)

@@ -6,7 +6,7 @@ use futures::{StreamExt, TryStreamExt};
 use hod_core::time::format_unix_seconds;
 use hod_core::{Attrs, ChunkLoc};
 use hod_index::manifest::{Located, Packing};
-use hod_index::{DatasetMeta, Objects, Shard, packing_from_attrs, read_shards, read_variable, unpack};
+use hod_index::{DatasetMeta, Objects, Shard, packing_from_attrs, read_shards, read_variable};
 use hod_store::Store;
 use std::collections::{BTreeMap, HashMap};
 
@@ -364,28 +364,10 @@ async fn read_cube(
         }
     }
     let objects = Objects::new(store);
-    let array = a.clone();
     let decoded: Vec<(Vec<u64>, Vec<f64>)> = futures::stream::iter(jobs)
         .map(|(id, url, loc, packing)| {
-            let objects = objects.clone();
-            let array = array.clone();
-            async move {
-                let stored = match &loc {
-                    ChunkLoc::Range { offset, length } => {
-                        objects.read(&url, *offset, *length).await?.to_vec()
-                    }
-                    ChunkLoc::Inline(b) => b.clone(),
-                };
-                tokio::task::spawn_blocking(move || {
-                    let raw = hod_formats::decode_chunk(&array, &stored)
-                        .map_err(|error| hod_index::IndexError::Format { url, error })?;
-                    let mut values = hod_index::values::to_f64(array.dtype, array.endian, &raw);
-                    unpack(&mut values, &packing);
-                    Ok::<_, QueryError>((id, values))
-                })
-                .await
-                .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))?
-            }
+            let objects = &objects;
+            async move { Ok::<_, QueryError>((id, objects.chunk_values(a, &url, &loc, Some(packing)).await?)) }
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
