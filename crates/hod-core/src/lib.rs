@@ -15,6 +15,7 @@
 
 mod meta;
 pub mod time;
+pub mod values;
 
 pub use meta::*;
 

@@ -9,7 +9,7 @@ mod dataset;
 mod error;
 pub mod kerchunk;
 pub mod manifest;
-pub mod values;
+pub use hod_core::values;
 
 pub use chunks::{ChunkRef, all_chunks};
 pub use combine::{Builder, Part, SHARD_FILES, SourceScan, concat_dim};

@@ -1,6 +1,6 @@
-//! Chunk bytes → numbers, and placing chunks into a whole array.
+//! Chunk bytes → numbers, and placing chunks into a whole array (shared by every reader).
 
-use hod_core::{ArrayMeta, DType, Endian};
+use crate::{ArrayMeta, DType, Endian};
 
 /// Converts decoded chunk bytes (`dtype`, `endian`) to `f64`.
 pub fn to_f64(dtype: DType, endian: Endian, bytes: &[u8]) -> Vec<f64> {
