@@ -71,6 +71,8 @@ struct Field {
     step_type: &'static str,
     /// End of the forecast step (ecCodes' `endStep`), hours.
     step_hours: f64,
+    /// Start of the statistical period (ecCodes' `startStep`), hours; `step_hours` when instant.
+    start_hours: f64,
     /// Reference time, seconds since 1970-01-01.
     ref_time: i64,
     /// Ensemble member, when the product says.
