@@ -183,7 +183,18 @@ fn split(cube: &DataCube, axis: usize) -> (usize, usize, usize) {
     (outer, cube.shape[axis], inner)
 }
 
+/// The time axis of a well-formed cube (as many coordinates as dimensions, as many values as its
+/// shape holds).
 fn time_axis(cube: &DataCube) -> Result<usize, QueryError> {
+    let coords_fit = cube.coords.len() == cube.shape.len()
+        && cube.dims.len() == cube.shape.len()
+        && cube.coords.iter().zip(&cube.shape).all(|(c, &n)| c.len() == n);
+    if !coords_fit || cube.values.len() != cube.shape.iter().product::<usize>() {
+        return Err(QueryError::Invalid(format!(
+            "'{}': the cube's coordinates or values do not fit its shape {:?}",
+            cube.name, cube.shape
+        )));
+    }
     cube.time_dims.iter().position(|&t| t).ok_or_else(|| {
         QueryError::Invalid(format!(
             "'{}' has no time dimension to de-accumulate along",
@@ -250,13 +261,13 @@ impl Deaccumulator {
     }
 
     fn since_midnight(&mut self, cube: &mut DataCube) -> Result<(), QueryError> {
+        let axis = time_axis(cube)?;
         if step_axis(cube).is_some_and(|s| cube.shape[s] > 1) {
             return Err(QueryError::Invalid(format!(
                 "'{}' has forecast steps but no GRIB_stepRange saying what they accumulate",
                 cube.name
             )));
         }
-        let axis = time_axis(cube)?;
         let (outer, n, inner) = split(cube, axis);
         let (mut last_time, mut last) = self
             .last
@@ -271,12 +282,13 @@ impl Deaccumulator {
             )));
         }
         for (i, &t) in cube.coords[axis].iter().enumerate() {
-            // The accumulation valid at t started at the last 00 UTC strictly before t.
+            // The accumulation valid at t started at the last 00 UTC strictly before t; without
+            // a step read since, an hourly series' 01 UTC value is its own increment.
             let window = ((t - 1.0) / DAY).floor() * DAY;
-            let mode = if last_time == window || t - window == HOUR {
-                Mode::Fresh
-            } else if last_time > window && last_time < t {
+            let mode = if last_time > window && last_time < t {
                 Mode::Subtract
+            } else if last_time == window || t - window == HOUR {
+                Mode::Fresh
             } else {
                 Mode::Unknown
             };
@@ -304,6 +316,7 @@ impl Deaccumulator {
 
 /// De-accumulates along the `step` axis of a forecast layout (each reference time on its own).
 fn steps(cube: &mut DataCube, ranges: &[(f64, f64)]) -> Result<(), QueryError> {
+    time_axis(cube)?;
     let Some(axis) = step_axis(cube) else {
         // One step: its value is the accumulation over its own period already.
         return Ok(());

@@ -385,6 +385,13 @@ with open(era5_out, 'wb') as out:
     eccodes.codes_set(base, 'class', 'ea')
     for step in range(1, 13):
         message(out, D0 + 6 * 3600, step - 1, step)
+# What a user does with xarray + cfgrib: difference along step, the first step as it is.
+import json, numpy as np, xarray as xr
+tp = xr.open_dataset(land_out, engine='cfgrib', backend_kwargs={'indexpath': ''}).tp
+v = tp.values
+inc = np.concatenate([v[:, :1], np.diff(v, axis=1)], axis=1)
+print(json.dumps({'dims': list(tp.dims), 'shape': list(inc.shape),
+                  'count': int(np.isfinite(inc).sum()), 'sum': float(np.nansum(inc))}))
 "#;
 
 async fn grib_dataset(path: &Path, name: &str) -> (Store, hod_index::DatasetMeta) {
@@ -405,13 +412,14 @@ async fn grib_forecast_steps() {
         dir.path().join("era5land-tp.grib"),
         dir.path().join("era5-tp.grib"),
     );
-    let status = std::process::Command::new(python)
+    let out = std::process::Command::new(python)
         .args(["-c", GRIB_GEN])
         .arg(data().join("era5/era5-2mt-2019-03-uk.grib"))
         .args([&land, &era5])
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfgrib: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     // ERA5-Land: forecasts from 00 UTC, stepRange 0-k.
     let (store, meta) = grib_dataset(&land, "land").await;
@@ -449,6 +457,16 @@ async fn grib_forecast_steps() {
         }
     }
     assert_eq!(checked, 71 * cells.div_ceil(97));
+    // The same as xarray + cfgrib differencing along step.
+    assert_eq!(cfgrib["dims"], json!(cube.dims));
+    assert_eq!(cfgrib["shape"], json!(cube.shape));
+    let valid: Vec<f64> = cube.values.iter().copied().filter(|v| v.is_finite()).collect();
+    assert_eq!(cfgrib["count"], valid.len());
+    let sum: f64 = valid.iter().sum();
+    assert!(
+        (cfgrib["sum"].as_f64().unwrap() - sum).abs() < 1e-9 * sum,
+        "{cfgrib} vs {sum}"
+    );
     let raw = &read(
         &store,
         &meta,
@@ -500,4 +518,54 @@ async fn grib_instantaneous_is_refused() {
         e.contains("not an accumulated variable") && e.contains("'instant'"),
         "{e}"
     );
+}
+
+#[test]
+fn gaps_give_the_increment_since_the_step_before() {
+    let h = |x: f64| D0 + x * HOUR;
+    let times = [
+        h(20.0),
+        h(21.0),
+        h(23.0),
+        h(24.0),
+        h(27.0),
+        h(29.0),
+        h(46.0),
+        h(50.0),
+    ];
+    let mut cube = DataCube {
+        name: "tp".into(),
+        dims: vec!["time".into()],
+        shape: vec![times.len()],
+        coords: vec![times.to_vec()],
+        time_dims: vec![true],
+        values: times.iter().map(|&t| since_midnight(t, 3)).collect(),
+        attrs: Attrs::new(),
+    };
+    Deaccumulator::new(Convention::SinceMidnight)
+        .apply(&mut cube)
+        .unwrap();
+    let sum = |a: f64, b: f64| {
+        ((a + 1.0) as usize..=b as usize)
+            .map(|k| increment(h(k as f64), 3))
+            .sum::<f64>()
+    };
+    // 20 UTC has nothing before it; 27 UTC (03 UTC) follows 00 UTC, a fresh accumulation;
+    // 50 UTC (02 UTC) follows 22 UTC of the day before: unknown.
+    let want = [
+        f64::NAN,
+        sum(20.0, 21.0),
+        sum(21.0, 23.0),
+        sum(23.0, 24.0),
+        sum(24.0, 27.0),
+        sum(27.0, 29.0),
+        sum(29.0, 46.0),
+        f64::NAN,
+    ];
+    for (k, (got, want)) in cube.values.iter().zip(want).enumerate() {
+        assert!(
+            got == &want || (got.is_nan() && want.is_nan()) || (got - want).abs() < 1e-12,
+            "{k}: {got} vs {want}"
+        );
+    }
 }
