@@ -132,9 +132,8 @@ pub(super) fn field(pds: Bytes<'_>, gds: Option<Bytes<'_>>) -> Result<Field, For
     let ref_time = civil_seconds(year, pds.u8(13)?, pds.u8(14)?, pds.u8(15)?, pds.u8(16)?, 0)
         .ok_or_else(|| pds.corrupt(12, "invalid reference date"))?;
     let unit = pds.u8(17)?;
-    let (p1, p2) = (pds.u8(18)?, pds.u8(19)?);
     // Statistical periods run from P1 to P2.
-    let (p1, p2) = (i64::from(p1), i64::from(p2));
+    let (p1, p2) = (i64::from(pds.u8(18)?), i64::from(pds.u8(19)?));
     let (step_type, start, end) = match pds.u8(20)? {
         0 | 1 => ("instant", p1, p1),
         10 => ("instant", p1 * 256 + p2, p1 * 256 + p2),
