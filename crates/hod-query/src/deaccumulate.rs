@@ -319,7 +319,14 @@ fn steps(cube: &mut DataCube, ranges: &[(f64, f64)]) -> Result<(), QueryError> {
     time_axis(cube)?;
     let Some(axis) = step_axis(cube) else {
         // One step: its value is the accumulation over its own period already.
-        return Ok(());
+        return match ranges {
+            [_] => Ok(()),
+            _ => Err(QueryError::Invalid(format!(
+                "'{}' has {} GRIB step ranges but no 'step' dimension to de-accumulate along",
+                cube.name,
+                ranges.len()
+            ))),
+        };
     };
     let start_of = |end: f64| {
         ranges.iter().find(|r| r.1 == end).map(|r| r.0).ok_or_else(|| {

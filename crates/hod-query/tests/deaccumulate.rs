@@ -569,3 +569,18 @@ fn gaps_give_the_increment_since_the_step_before() {
         );
     }
 }
+
+#[test]
+fn step_ranges_need_their_step_dimension() {
+    let mut one = forecast(&[21.0], vec![4.0, 5.0]);
+    one.dims[1] = "lead".into();
+    let mut kept = one.clone();
+    Deaccumulator::new(Convention::StepRanges(vec![(18.0, 21.0)]))
+        .apply(&mut kept)
+        .unwrap();
+    assert_eq!(kept.values, one.values);
+    let e = Deaccumulator::new(Convention::StepRanges(vec![(0.0, 1.0), (0.0, 2.0)]))
+        .apply(&mut one)
+        .unwrap_err();
+    assert!(e.to_string().contains("no 'step' dimension"), "{e}");
+}
