@@ -76,6 +76,8 @@ pub enum Command {
         /// With .csv output: one row per time step, the cos(latitude)-weighted mean ("mean").
         #[arg(long)]
         reduce: Option<String>,
+        #[command(flatten)]
+        deaccumulate: crate::read::Deaccumulate,
     },
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
@@ -113,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 stats,
                 output,
                 reduce,
+                deaccumulate,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     stats,
                     output,
                     reduce,
+                    deaccumulate,
                 };
                 crate::read::run(&store, args, cli.json).await
             }

@@ -15,6 +15,23 @@ pub struct Args {
     pub stats: bool,
     pub output: Option<std::path::PathBuf>,
     pub reduce: Option<String>,
+    pub deaccumulate: Deaccumulate,
+}
+
+/// De-accumulation options of `hod read`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Deaccumulate {
+    /// Read accumulated variables (ERA5/ERA5-Land tp, e, ro, ssrd…; GFS APCP) as increments
+    /// over each time step.
+    #[arg(long)]
+    pub deaccumulate: bool,
+    /// Accumulation convention where the metadata do not say it: since-00utc (ERA5-Land) or
+    /// per-step (ERA5 on the CDS).
+    #[arg(long, requires = "deaccumulate")]
+    pub accumulation: Option<String>,
+    /// Check that each complete day's increments sum to that day's accumulation (fails if not).
+    #[arg(long, requires = "deaccumulate")]
+    pub check: bool,
 }
 
 pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
@@ -46,8 +63,18 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             }
             None => None,
         },
+        deaccumulate: a.deaccumulate.deaccumulate,
+        accumulation: a
+            .deaccumulate
+            .accumulation
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
     };
     let cubes = hod_query::read(store, &meta, &req).await?;
+    if a.deaccumulate.check {
+        check_days(store, &meta, &req, &cubes, json).await?;
+    }
     if let Some(out) = &a.output {
         write(out, &cubes, &meta.attrs, a.reduce.as_deref())?;
         if !a.stats {
@@ -95,6 +122,68 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             f(s.max)
         ));
     }
+    Ok(())
+}
+
+/// Reads the selection again as stored and checks that each day's increments sum to that day's
+/// accumulation; prints the outcome on stderr (stdout keeps the statistics) and fails when a
+/// variable does not pass.
+async fn check_days(
+    store: &Store,
+    meta: &hod_index::DatasetMeta,
+    req: &Request,
+    cubes: &[hod_query::DataCube],
+    json: bool,
+) -> anyhow::Result<()> {
+    use hod_query::deaccumulate::{convention, daily_check};
+    let raw = hod_query::read(
+        store,
+        meta,
+        &Request {
+            deaccumulate: false,
+            ..req.clone()
+        },
+    )
+    .await?;
+    let mut failed = Vec::new();
+    for (inc, acc) in cubes.iter().zip(&raw) {
+        let var = meta
+            .variables
+            .get(&inc.name)
+            .with_context(|| format!("no variable '{}' in the dataset", inc.name))?;
+        let conv = convention(
+            &inc.name,
+            &var.array.attrs,
+            &meta.attrs,
+            req.accumulation.as_ref(),
+        )?;
+        let c = daily_check(&conv, inc, acc)?;
+        if json {
+            eprintln!(
+                "{}",
+                serde_json::json!({"check": inc.name, "daily": c, "passed": c.passed()})
+            );
+        } else {
+            eprintln!(
+                "{}: {} days ({} cell-days) checked, max |sum of increments - daily accumulation| = {:e} \
+                 (tolerance {:e}): {}",
+                inc.name,
+                c.days,
+                c.compared,
+                c.max_abs_diff,
+                c.tolerance,
+                if c.passed() { "ok" } else { "FAILED" }
+            );
+        }
+        if !c.passed() {
+            failed.push(inc.name.clone());
+        }
+    }
+    anyhow::ensure!(
+        failed.is_empty(),
+        "the daily check failed for {}",
+        failed.join(", ")
+    );
     Ok(())
 }
 

@@ -69,7 +69,7 @@ fn main() {
                 east: e,
                 north: n,
             }),
-            polygon: None,
+            ..Default::default()
         };
         let mut ours = Vec::new();
         let mut sum = 0.0;

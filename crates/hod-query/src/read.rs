@@ -26,6 +26,10 @@ pub struct Request {
     pub bbox: Option<Bbox>,
     /// Area to keep: the cells whose centre is inside (others are NaN), within its bounds.
     pub polygon: Option<crate::polygon::Area>,
+    /// Read accumulated variables as increments over each step ([`crate::deaccumulate`]).
+    pub deaccumulate: bool,
+    /// The accumulation convention where the metadata do not say it.
+    pub accumulation: Option<crate::deaccumulate::Convention>,
 }
 
 /// The values of one variable over a selection, CF-decoded (packing applied per source file,
@@ -96,8 +100,21 @@ struct Axis {
 ///
 /// # Errors
 /// Unknown variables, a bbox or time range that selects nothing, or read/decode failures
-/// (naming the source object and byte range).
+/// (naming the source object and byte range); with `deaccumulate`, variables that are not
+/// accumulated or whose convention is unknown.
 pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Vec<DataCube>, QueryError> {
+    if req.deaccumulate {
+        return crate::deaccumulate::read(store, meta, req).await;
+    }
+    read_selection(store, meta, req).await
+}
+
+/// Reads a selection as stored (no de-accumulation).
+pub(crate) async fn read_selection(
+    store: &Store,
+    meta: &DatasetMeta,
+    req: &Request,
+) -> Result<Vec<DataCube>, QueryError> {
     if let (Some(s), Some(e)) = (req.start, req.end)
         && s > e
     {

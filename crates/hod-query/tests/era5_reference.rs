@@ -38,7 +38,7 @@ async fn check(dir: &str, ext: &str, tol: f64) {
         start: Some(parse_time("2019-03-10T00").unwrap()),
         end: Some(parse_time("2019-03-12T23").unwrap()),
         bbox: Some("0,51,2,53".parse::<Bbox>().unwrap()),
-        polygon: None,
+        ..Default::default()
     };
     let cube = &read(&store, &meta, &req).await.unwrap()[0];
     let s = cube.stats();
@@ -64,7 +64,7 @@ async fn check(dir: &str, ext: &str, tol: f64) {
                 east: lon,
                 north: lat,
             }),
-            polygon: None,
+            ..Default::default()
         };
         let cube = &read(&store, &meta, &req).await.unwrap()[0];
         assert_eq!(cube.shape, vec![1, 1, 1]);

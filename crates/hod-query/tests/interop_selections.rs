@@ -101,7 +101,7 @@ async fn check(dir: &str, ext: &str, engine: &str, tolerance: f64) {
                 east: e,
                 north: n,
             }),
-            polygon: None,
+            ..Default::default()
         };
         let cube = read(&store, &meta, &req).await.unwrap().remove(0);
         let npy = format!("s{i}.npy");

@@ -132,18 +132,21 @@ pub(super) fn field(pds: Bytes<'_>, gds: Option<Bytes<'_>>) -> Result<Field, For
     let ref_time = civil_seconds(year, pds.u8(13)?, pds.u8(14)?, pds.u8(15)?, pds.u8(16)?, 0)
         .ok_or_else(|| pds.corrupt(12, "invalid reference date"))?;
     let unit = pds.u8(17)?;
-    let (p1, p2) = (pds.u8(18)?, pds.u8(19)?);
-    let (step_type, end) = match pds.u8(20)? {
-        0 | 1 => ("instant", i64::from(p1)),
-        10 => ("instant", i64::from(p1) * 256 + i64::from(p2)),
-        2 => ("max", i64::from(p2)),
-        3 => ("avg", i64::from(p2)),
-        4 => ("accum", i64::from(p2)),
-        5 => ("diff", i64::from(p2)),
+    // Statistical periods run from P1 to P2.
+    let (p1, p2) = (i64::from(pds.u8(18)?), i64::from(pds.u8(19)?));
+    let (step_type, start, end) = match pds.u8(20)? {
+        0 | 1 => ("instant", p1, p1),
+        10 => ("instant", p1 * 256 + p2, p1 * 256 + p2),
+        2 => ("max", p1, p2),
+        3 => ("avg", p1, p2),
+        4 => ("accum", p1, p2),
+        5 => ("diff", p1, p2),
         t => return Err(pds.unsupported(format!("GRIB1 time range indicator {t}"))),
     };
-    let step_hours = hours_of(unit, end, Format::Grib1)
-        .ok_or_else(|| pds.unsupported(format!("GRIB1 time unit {unit}")))?;
+    let hours = |v| {
+        hours_of(unit, v, Format::Grib1).ok_or_else(|| pds.unsupported(format!("GRIB1 time unit {unit}")))
+    };
+    let (start_hours, step_hours) = (hours(start)?, hours(end)?);
     // ECMWF local definitions 1 and 36 carry the ensemble member at octet 50.
     let number = match (centre, pds.data.len() > 49, pds.u8(40).ok()) {
         (98, true, Some(1 | 36)) => Some(i64::from(pds.u8(49)?)),
@@ -159,6 +162,7 @@ pub(super) fn field(pds: Bytes<'_>, gds: Option<Bytes<'_>>) -> Result<Field, For
         level,
         step_type,
         step_hours,
+        start_hours,
         ref_time,
         number,
         grid: grid(gds)?,

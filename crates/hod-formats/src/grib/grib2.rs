@@ -218,7 +218,7 @@ pub(super) fn field(
                 s3,
                 s4,
                 ref_time,
-                (stat_step_type(code), start_h + range_h, Some(code)),
+                (stat_step_type(code), start_h, start_h + range_h, Some(code)),
                 (kind, scale, value, second),
                 ens,
             );
@@ -231,7 +231,7 @@ pub(super) fn field(
         s3,
         s4,
         ref_time,
-        (step_type, hours, stat_code),
+        (step_type, hours, hours, stat_code),
         (kind, scale, value, second),
         ens,
     )
@@ -242,7 +242,7 @@ fn finish(
     s3: Bytes<'_>,
     s4: Bytes<'_>,
     ref_time: i64,
-    (step_type, step_hours, stat_code): (&'static str, f64, Option<u8>),
+    (step_type, start_hours, step_hours, stat_code): (&'static str, f64, f64, Option<u8>),
     (kind, scale, value, second): (u8, u8, u32, u8),
     ens: Option<usize>,
 ) -> Result<Field, FormatError> {
@@ -270,6 +270,7 @@ fn finish(
         level,
         step_type,
         step_hours,
+        start_hours,
         ref_time,
         number,
         grid: grid(s3)?,

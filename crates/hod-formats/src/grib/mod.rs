@@ -19,6 +19,9 @@
 //!   combination is an absent chunk (reads as NaN). A squeezed level is the variable attribute
 //!   named after its `typeOfLevel`; a squeezed step is the attribute `step` (hours), or the 0-d
 //!   `step` coordinate when the whole file has one step.
+//! - Statistical variables (`stepType` other than `instant`) carry `GRIB_stepRange`: ecCodes'
+//!   `stepRange` (`"0-6"`), or a list of them by step when the steps differ; it says over which
+//!   period each value was accumulated (read by `hod_query::deaccumulate`).
 //! - Messages on grids other than regular lat/lon or regular Gaussian, with unsupported product
 //!   templates (4.0, 4.1, 4.8 and 4.11 are read), or holding several fields (GFS packs u and v
 //!   in one message) are skipped; the file attribute `hod_skipped` (a JSON object, keyed by
@@ -71,6 +74,8 @@ struct Field {
     step_type: &'static str,
     /// End of the forecast step (ecCodes' `endStep`), hours.
     step_hours: f64,
+    /// Start of the statistical period (ecCodes' `startStep`), hours; `step_hours` when instant.
+    start_hours: f64,
     /// Reference time, seconds since 1970-01-01.
     ref_time: i64,
     /// Ensemble member, when the product says.

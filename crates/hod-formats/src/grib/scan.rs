@@ -359,6 +359,8 @@ impl Coords {
         shape.extend([u64::from(first.grid.nj), u64::from(first.grid.ni)]);
         chunk_shape.extend([u64::from(first.grid.nj), u64::from(first.grid.ni)]);
         let mut chunks: Vec<ChunkEntry> = Vec::new();
+        // (endStep, startStep) of the messages kept.
+        let mut ranges: Vec<(f64, f64)> = Vec::new();
         for m in &g.messages {
             if m.field.grid != first.grid {
                 return Err(format!("messages of {name} are on different grids"));
@@ -380,6 +382,7 @@ impl Coords {
             index.extend([0, 0]);
             // The first message of a repeated combination wins, as in cfgrib.
             if chunks.iter().all(|c| c.index != index) {
+                ranges.push((m.field.step_hours, m.field.start_hours));
                 chunks.push(ChunkEntry {
                     index,
                     loc: ChunkLoc::Range {
@@ -402,6 +405,9 @@ impl Coords {
         }
         if steps.len() == 1 && self.steps.len() != 1 {
             meta.attrs.insert("step".into(), json!(first.step_hours));
+        }
+        if first.step_type != "instant" {
+            meta.attrs.insert("GRIB_stepRange".into(), step_ranges(ranges));
         }
         Ok(ScannedVariable {
             name: name.to_string(),
@@ -473,6 +479,22 @@ impl Coords {
             ));
         }
         out
+    }
+}
+
+/// ecCodes' `stepRange` (`"18-21"`) of a statistical variable's messages: one string when they
+/// share it, else one per step, by step. Forecast steps alone do not say over which period a
+/// value was accumulated (ERA5-Land `0-5` vs ERA5 `4-5` vs a GFS bucket `0-3`, `3-6`).
+fn step_ranges(mut ranges: Vec<(f64, f64)>) -> Value {
+    ranges.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    ranges.dedup_by(|a, b| a.0 == b.0);
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|&(end, start)| format!("{start}-{end}"))
+        .collect();
+    match &text[..] {
+        [one] => json!(one),
+        _ => json!(text),
     }
 }
 
