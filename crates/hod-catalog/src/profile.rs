@@ -282,10 +282,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Profile>, CatalogError> {
 /// Checks what serde cannot: unique variable names, a sane bbox.
 fn check(p: &Profile) -> Result<(), String> {
     let [w, s, e, n] = p.extent.bbox;
-    if !(-180.0..=180.0).contains(&w)
-        || !(-180.0..=180.0).contains(&e)
-        || !(-90.0 <= s && s <= n && n <= 90.0)
-    {
+    let lon = -180.0..=180.0;
+    let ok = lon.contains(&w) && lon.contains(&e) && -90.0 <= s && s <= n && n <= 90.0;
+    if !ok {
         return Err(format!(
             "extent.bbox {:?} is not W,S,E,N in degrees",
             p.extent.bbox

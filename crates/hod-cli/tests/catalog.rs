@@ -46,8 +46,9 @@ fn era5_land_like(path: &Path, lat0: f32, step: f32) {
         name(out, v);
     }
     let dims = [("time", 2u32), ("latitude", 3), ("longitude", 4)];
-    // (name, dim ids, type (4 int, 5 float), attrs)
-    let vars: [(&str, Vec<u32>, u32, Vec<(&str, &str)>); 4] = [
+    /// (name, dim ids, type (4 int, 5 float), attrs)
+    type Var<'a> = (&'a str, Vec<u32>, u32, Vec<(&'a str, &'a str)>);
+    let vars: [Var; 4] = [
         (
             "time",
             vec![0],
