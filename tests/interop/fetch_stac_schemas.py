@@ -1,5 +1,6 @@
-"""Download the JSON schemas that stac_check.py validates against into a local cache, following
-every $ref, so tests never reach the network. Run once at install time (.ci/run does).
+"""Download the STAC extension JSON schemas that stac_check.py validates against into a local
+cache, following every $ref, so tests never reach the network. Run once at install time (.ci/run
+does). The STAC 1.1.0 core and GeoJSON schemas are not fetched: pystac ships them.
 
 Usage: python fetch_stac_schemas.py CACHE_DIR
 Exits 0 even when the schema host cannot be reached (it prints why): the check then skips schema
@@ -44,7 +45,10 @@ def refs(node, base):
 def main():
     cache = Path(sys.argv[1])
     cache.mkdir(parents=True, exist_ok=True)
-    todo, seen = list(CORE.values()) + EXTENSIONS, set()
+    from pystac.validation.local_validator import get_local_schema_cache
+
+    bundled = set(get_local_schema_cache())
+    todo, seen = list(EXTENSIONS), set(bundled)
     try:
         while todo:
             uri = todo.pop()
@@ -61,7 +65,7 @@ def main():
     except Exception as e:  # network, DNS, HTTP: reported, not fatal at install time
         print(f"fetch_stac_schemas: cannot fetch {uri}: {e}; schema validation will be skipped", file=sys.stderr)
         return
-    print(f"fetch_stac_schemas: {len(seen)} schemas in {cache}")
+    print(f"fetch_stac_schemas: {len(seen - bundled)} schemas in {cache}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! The shared data sets ingested into one store: the STAC validates and pystac walks it, and
 //! `search` with each basin polygon returns exactly the datasets whose extent shapely says
 //! intersects it, clipped as shapely clips. Needs the interop Python (`HOD_PYTHON`; skipped
-//! without it unless `HOD_REQUIRE_INTEROP=1`); schemas come from `HOD_STAC_SCHEMAS`.
+//! without it unless `HOD_REQUIRE_INTEROP=1`). STAC 1.1 core schemas come with pystac, extension
+//! schemas from the install-time cache `HOD_STAC_SCHEMAS`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_catalog::search::{Query, QueryArea, search};
@@ -222,5 +223,9 @@ async fn search_validate_and_walk_the_shared_data() {
     );
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["collections"], DATASETS.len());
+    assert!(
+        report["documents"].as_u64().unwrap() > 2 * DATASETS.len() as u64,
+        "{report}"
+    );
     println!("stac_check: {report}");
 }
