@@ -87,7 +87,7 @@ pub fn wrap_lon(west: f64, east: f64) -> (f64, f64) {
 /// series with scalar latitude/longitude; `None` when the data say nothing about where they are.
 ///
 /// # Errors
-/// A projected grid whose PROJ string cannot be used, or a store error reading a scalar position.
+/// A store error reading a scalar position.
 pub async fn lonlat_box(store: &Store, meta: &DatasetMeta) -> Result<Option<LonLatBox>, CatalogError> {
     let (x, y) = (axis(meta, Role::X), axis(meta, Role::Y));
     if let (Some(x), Some(y)) = (&x, &y) {
@@ -104,7 +104,8 @@ pub async fn lonlat_box(store: &Store, meta: &DatasetMeta) -> Result<Option<LonL
         let Some(proj) = proj_string(meta) else {
             return Ok(None);
         };
-        return projected_box(&proj, [x0, y0, x1, y1]).map(Some);
+        // A CRS proj4rs cannot handle leaves the position unknown rather than failing the ingest.
+        return Ok(projected_box(&proj, [x0, y0, x1, y1]).ok());
     }
     // A station series: scalar latitude and longitude variables.
     let scalar = |wanted: Role| {

@@ -133,9 +133,12 @@ fn datacube(meta: &DatasetMeta, proj: Option<&str>) -> (Value, Value) {
             continue;
         }
         let attr = |k: &str| v.array.attrs.get(k).and_then(|a| a.as_str());
+        // Coordinates, bounds and scalars (GRIB's number, step) describe the data variables.
+        let auxiliary =
+            hod_core::is_coordinate(n, &v.array) || n.ends_with("_bnds") || v.array.shape.is_empty();
         let mut o = json!({
             "dimensions": v.array.dims,
-            "type": if hod_core::is_coordinate(n, &v.array) || n.ends_with("_bnds") { "auxiliary" } else { "data" },
+            "type": if auxiliary { "auxiliary" } else { "data" },
         });
         if let Some(d) = attr("long_name") {
             o["description"] = json!(d);

@@ -212,3 +212,97 @@ fn profiles_list_and_show() {
         "{out}"
     );
 }
+
+#[test]
+fn search_clips_extent_and_time_and_stac_follows_each_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let files: Vec<String> = (1..=5)
+        .map(|d| {
+            data()
+                .join(format!("era5-daily-nc4/era5_t2m_2019030{d}.nc"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["--json", "ingest", "uk", "--profile", "era5"];
+    args.extend(files[..3].iter().map(String::as_str));
+    json(&store, &args);
+    json(
+        &store,
+        &[
+            "--json",
+            "ingest",
+            "dem",
+            &data().join("dem/dem.tif").display().to_string(),
+        ],
+    );
+    let hits = json(
+        &store,
+        &[
+            "catalog",
+            "search",
+            "--bbox=-20,45,0,52",
+            "--start",
+            "2019-03-02T06",
+            "--end",
+            "2019-03-10",
+            "--json",
+        ],
+    );
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let h = &hits[0];
+    assert_eq!(h["dataset"], "uk");
+    assert_eq!(h["variables"], serde_json::json!(["t2m"]));
+    // Grid points -10..2 E, 50..58 N at 0.25°: cell edges widen them by 0.125°.
+    assert_eq!(h["bbox"], serde_json::json!([-10.125, 49.875, 2.125, 58.125]));
+    assert_eq!(h["clipped_bbox"], serde_json::json!([-10.125, 49.875, 0.0, 52.0]));
+    assert_eq!(
+        h["clipped_time"],
+        serde_json::json!(["2019-03-02T06:00:00Z", "2019-03-03T23:00:00Z"])
+    );
+    // The DEM is time-invariant: found by area whatever the period.
+    let hits = json(
+        &store,
+        &[
+            "catalog",
+            "search",
+            "--bbox=-98,32,-97,33",
+            "--start",
+            "1990-01-01",
+            "--json",
+        ],
+    );
+    assert_eq!(hits[0]["dataset"], "dem");
+    assert!(hits[0]["clipped_time"].is_null());
+    // Extending the dataset updates its collection.
+    let mut args = vec!["--json", "ingest", "uk"];
+    args.extend(files[3..].iter().map(String::as_str));
+    json(&store, &args);
+    let c = json(&store, &["catalog", "show", "uk", "--json"]);
+    assert_eq!(
+        c["extent"]["temporal"]["interval"][0],
+        serde_json::json!(["2019-03-01T00:00:00Z", "2019-03-05T23:00:00Z"])
+    );
+    assert_eq!(c["hod:sources"], 5);
+    assert_eq!(c["cube:dimensions"]["valid_time"]["step"], "PT1H");
+    assert_eq!(c["cube:dimensions"]["latitude"]["axis"], "y");
+    let root: Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("stac/catalog.json")).unwrap()).unwrap();
+    let children: Vec<&str> = root["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "child")
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(children, ["./dem/collection.json", "./uk/collection.json"]);
+    // Another profile than the dataset's is refused.
+    let sixth = data()
+        .join("era5-daily-nc4/era5_t2m_20190306.nc")
+        .display()
+        .to_string();
+    let (ok, _, err) = hod(&store, &["ingest", "uk", &sixth, "--profile", "era5-land"]);
+    assert!(!ok && err.contains("ingested with profile 'era5'"), "{err}");
+}
