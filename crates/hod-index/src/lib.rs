@@ -19,4 +19,4 @@ pub use dataset::{
     scan_file, unpack,
 };
 pub use error::IndexError;
-pub use manifest::{CoordSummary, DatasetMeta, Shard, VariableMeta};
+pub use manifest::{DatasetMeta, Shard, VariableMeta};
