@@ -38,7 +38,14 @@ pub enum Command {
         /// Reference local files in place even when the store is remote.
         #[arg(long, conflicts_with = "copy")]
         no_copy: bool,
+        /// Dataset profile (`hod catalog profiles`): checks the files against it and documents
+        /// the variables (long names, units, standard names, time conventions).
+        #[arg(long)]
+        profile: Option<String>,
     },
+    /// Dataset profiles and the store's STAC catalog: search by area and time.
+    #[command(subcommand)]
+    Catalog(crate::catalog::CatalogCommand),
     /// List the datasets in the store.
     List,
     /// Describe a dataset: dimensions, coordinates, variables, sources, time coverage.
@@ -104,7 +111,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 concat_dim,
                 copy,
                 no_copy,
-            } => crate::ingest::run(&store, &dataset, &sources, concat_dim, copy, no_copy, cli.json).await,
+                profile,
+            } => {
+                let opts = crate::ingest::Opts {
+                    concat_dim,
+                    copy,
+                    no_copy,
+                    profile,
+                };
+                crate::ingest::run(&store, &dataset, &sources, opts, cli.json).await
+            }
+            Command::Catalog(c) => crate::catalog::run(&store, c, cli.json).await,
             Command::Read {
                 dataset,
                 vars,

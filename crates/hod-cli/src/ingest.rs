@@ -50,23 +50,34 @@ async fn expand_remote(scheme: &str, rest: &str) -> anyhow::Result<Vec<String>> 
     Ok(matched)
 }
 
+/// Options of `hod ingest`.
+pub struct Opts {
+    pub concat_dim: String,
+    pub copy: bool,
+    pub no_copy: bool,
+    pub profile: Option<String>,
+}
+
 pub async fn run(
     store: &Store,
     dataset: &str,
     sources: &[String],
-    concat_dim: String,
-    copy: bool,
-    no_copy: bool,
+    o: Opts,
     json: bool,
 ) -> anyhow::Result<()> {
     let sources = expand(sources).await?;
     let all_local = sources
         .iter()
         .all(|s| !s.contains("://") || s.starts_with("file://"));
-    let copy = copy || (store.is_remote() && all_local && !no_copy);
-    let opts = IngestOptions { concat_dim, copy };
+    let copy = o.copy || (store.is_remote() && all_local && !o.no_copy);
+    let opts = IngestOptions {
+        concat_dim: o.concat_dim,
+        copy,
+    };
+    // The catalog hooks check against the profile and refresh the store's STAC.
+    let hooks = hod_catalog::Hooks::new(o.profile.as_deref())?;
     let bar = crate::progress::Bar::new();
-    let report = hod_index::ingest(store, dataset, &sources, &opts, &bar).await?;
+    let report = hod_index::ingest_with(store, dataset, &sources, &opts, &bar, Some(&hooks)).await?;
     drop(bar);
     if json {
         crate::output::line(serde_json::to_string_pretty(&report)?);

@@ -181,6 +181,7 @@ impl Builder {
                 .collect(),
             sources: 0,
             sources_key: String::new(),
+            profile: None,
         };
         let static_coords = first
             .coords

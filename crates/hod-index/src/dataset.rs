@@ -269,6 +269,27 @@ fn scan_blocking(src: &dyn ReadAt, idx: Option<String>, url: &str) -> Result<Sou
     })
 }
 
+/// Steps an ingest runs around its publish: the catalog checks files against a dataset profile,
+/// documents the variables, and refreshes the store's STAC after each new version.
+pub trait IngestHooks: Send + Sync {
+    /// Checks the newly scanned files and may amend the combined metadata before it is published;
+    /// an error publishes nothing.
+    ///
+    /// # Errors
+    /// Whatever the hook refuses, naming the file and variable.
+    fn before_publish(&self, meta: &mut DatasetMeta, scans: &[SourceScan]) -> Result<(), IndexError>;
+
+    /// Runs after a version is published (the dataset is already visible then).
+    ///
+    /// # Errors
+    /// Whatever the hook fails on.
+    fn after_publish<'a>(
+        &'a self,
+        store: &'a Store,
+        meta: &'a DatasetMeta,
+    ) -> futures::future::BoxFuture<'a, Result<(), IndexError>>;
+}
+
 /// Scans sources and publishes them as dataset `name` (creating it, or extending it with files it
 /// does not hold yet).
 ///
@@ -281,6 +302,21 @@ pub async fn ingest(
     specs: &[String],
     opts: &IngestOptions,
     progress: &dyn Progress,
+) -> Result<IngestReport, IndexError> {
+    ingest_with(store, name, specs, opts, progress, None).await
+}
+
+/// [`ingest`] with hooks around the publish (see [`IngestHooks`]).
+///
+/// # Errors
+/// As [`ingest`], and what the hooks return.
+pub async fn ingest_with(
+    store: &Store,
+    name: &str,
+    specs: &[String],
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+    hooks: Option<&dyn IngestHooks>,
 ) -> Result<IngestReport, IndexError> {
     check_name(name)?;
     if specs.is_empty() {
@@ -303,6 +339,10 @@ pub async fn ingest(
         });
         if sources.is_empty() {
             let meta = read_meta(store, name).await?;
+            if let Some(h) = hooks {
+                // Nothing new, but the catalog may predate this dataset's last version.
+                h.after_publish(store, &meta).await?;
+            }
             return Ok(IngestReport {
                 dataset: name.to_string(),
                 version: meta.version,
@@ -347,9 +387,16 @@ pub async fn ingest(
     for s in &scans {
         builder.add(s)?;
     }
-    let (meta, shards) = builder.finish()?;
+    let (mut meta, shards) = builder.finish()?;
+    if let Some(h) = hooks {
+        h.before_publish(&mut meta, &scans)?;
+    }
     let version = publish(store, meta, shards).await?;
-    let sources = read_meta(store, name).await?.sources;
+    let meta = read_meta(store, name).await?;
+    if let Some(h) = hooks {
+        h.after_publish(store, &meta).await?;
+    }
+    let sources = meta.sources;
     Ok(IngestReport {
         dataset: name.to_string(),
         version,

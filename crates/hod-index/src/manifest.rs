@@ -40,6 +40,9 @@ pub struct DatasetMeta {
     pub sources: u64,
     /// Key of the source inventory.
     pub sources_key: String,
+    /// Name of the catalog profile the dataset was ingested with (`hod ingest --profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// Metadata of one variable in a dataset.
