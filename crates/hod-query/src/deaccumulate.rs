@@ -12,7 +12,7 @@
 //!
 //! GRIB variables say all this per message (`GRIB_stepRange`, set by the GRIB scanner); other
 //! files say at most *that* a variable is accumulated, so the convention comes from the
-//! attribute `hod_accumulation` (on the variable or the dataset; what dataset profiles set) or
+//! attribute `hod_time_convention` (on the variable or the dataset; what dataset profiles set) or
 //! from the caller.
 
 use crate::QueryError;
@@ -36,11 +36,11 @@ const ECMWF_ACCUMULATED: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub enum Convention {
     /// Accumulated from 00 UTC to the valid time; the value at 00 UTC covers the previous day
-    /// (ERA5-Land on a valid-time axis, as CDS netCDF files give it). `hod_accumulation =
+    /// (ERA5-Land on a valid-time axis, as CDS netCDF files give it). `hod_time_convention =
     /// "since-00utc"`.
     SinceMidnight,
     /// Each value already covers the step ending at its time (ERA5 on the CDS): values are kept
-    /// as they are. `hod_accumulation = "per-step"`.
+    /// as they are. `hod_time_convention = "per-step"`.
     PerStep,
     /// Forecast steps with their accumulation periods `(start, end)` in hours after the
     /// reference time, by end (GRIB `stepRange`); de-accumulated along the `step` dimension.
@@ -52,8 +52,9 @@ impl std::str::FromStr for Convention {
 
     fn from_str(s: &str) -> Result<Convention, QueryError> {
         match s.trim().to_lowercase().as_str() {
-            "since-00utc" | "era5-land" => Ok(Convention::SinceMidnight),
-            "per-step" | "era5" => Ok(Convention::PerStep),
+            // The second names are the catalog profiles' time conventions.
+            "since-00utc" | "era5-land" | "accumulated_since_00utc" => Ok(Convention::SinceMidnight),
+            "per-step" | "era5" | "accumulated_over_hour" => Ok(Convention::PerStep),
             _ => Err(QueryError::Invalid(format!(
                 "accumulation convention '{s}': expected 'since-00utc' (ERA5-Land) or 'per-step' (ERA5)"
             ))),
@@ -79,11 +80,15 @@ fn text<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {
 }
 
 /// Whether a variable is accumulated, from its metadata: GRIB `stepType`, CF `cell_methods`
-/// (`time: sum`), `hod_accumulation`, or an ECMWF accumulated short name whose units are not a
+/// (`time: sum`), `hod_time_convention`, or an ECMWF accumulated short name whose units are not a
 /// rate. `Err` says why not.
 fn accumulated(name: &str, attrs: &Attrs) -> Result<(), String> {
-    if attrs.contains_key("hod_accumulation") {
-        return Ok(());
+    if let Some(c) = text(attrs, "hod_time_convention") {
+        return if c.starts_with("accumulated") || c.parse::<Convention>().is_ok() {
+            Ok(())
+        } else {
+            Err(format!("its dataset profile says it is '{c}'"))
+        };
     }
     if let Some(t) = text(attrs, "GRIB_stepType") {
         return if t == "accum" {
@@ -110,7 +115,7 @@ fn accumulated(name: &str, attrs: &Attrs) -> Result<(), String> {
         return Ok(());
     }
     Err(
-        "no metadata say so (GRIB_stepType = accum, cell_methods = time: sum, hod_accumulation, \
+        "no metadata say so (GRIB_stepType = accum, cell_methods = time: sum, hod_time_convention, \
          or an ECMWF accumulated parameter such as tp, e, ro, ssrd)"
             .into(),
     )
@@ -132,7 +137,7 @@ fn step_ranges(v: &Value) -> Option<Vec<(f64, f64)>> {
 /// The accumulation convention of a variable from its metadata: `Ok(None)` when it is
 /// accumulated but nothing says how (ERA5 and ERA5-Land netCDF files look alike).
 ///
-/// This is the hook dataset profiles feed (through `hod_accumulation`).
+/// This is the hook dataset profiles feed (through `hod_time_convention`).
 ///
 /// # Errors
 /// [`QueryError::Invalid`] when the variable is not accumulated, or its metadata are malformed.
@@ -145,7 +150,7 @@ pub fn accumulation(name: &str, attrs: &Attrs, dataset: &Attrs) -> Result<Option
         })?;
         return Ok(Some(Convention::StepRanges(ranges)));
     }
-    match text(attrs, "hod_accumulation").or_else(|| text(dataset, "hod_accumulation")) {
+    match text(attrs, "hod_time_convention").or_else(|| text(dataset, "hod_time_convention")) {
         Some(c) => c.parse().map(Some),
         None => Ok(None),
     }

@@ -216,7 +216,7 @@ async fn convention_from_dataset_metadata_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     // A dataset attribute (what dataset profiles set) gives the convention.
     let mut globals = cds_globals();
-    globals["hod_accumulation"] = json!("since-00utc");
+    globals["hod_time_convention"] = json!("since-00utc");
     let (store, meta) = netcdf_dataset(dir.path(), globals).await;
     let req = Request {
         accumulation: None,
@@ -271,7 +271,7 @@ fn metadata_decide_the_convention() {
     );
     assert!(convention("tp", &grib, &none, Some(&Convention::SinceMidnight)).is_err());
     // CF cell_methods, and ECMWF names with the units of an accumulation (not a rate).
-    let cf = attrs(json!({"cell_methods": "time: sum", "hod_accumulation": "per-step"}));
+    let cf = attrs(json!({"cell_methods": "time: sum", "hod_time_convention": "per-step"}));
     assert_eq!(convention("pr", &cf, &none, None).unwrap(), Convention::PerStep);
     let mean = attrs(json!({"cell_methods": "time: mean"}));
     assert!(convention("pr", &mean, &none, Some(&Convention::PerStep)).is_err());
