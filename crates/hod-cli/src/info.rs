@@ -104,7 +104,7 @@ fn var_json(m: &DatasetMeta, name: &str, v: &VariableMeta) -> Value {
 }
 
 pub async fn info(store: &Store, dataset: &str, json: bool) -> anyhow::Result<()> {
-    let m = hod_index::read_meta(store, dataset).await?;
+    let (_, m) = hod_index::open(store, dataset).await?;
     if json {
         let mut out = summary(&m);
         let (coords, vars): (Vec<_>, Vec<_>) = m.variables.iter().partition(|(n, _)| is_coord(&m, n));

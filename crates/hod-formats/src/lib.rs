@@ -14,6 +14,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod blosc;
 mod codecs;
 mod error;
 pub mod geotiff;
