@@ -287,6 +287,20 @@ fn own_zarr_output_reads_back() {
         info["coords"]["valid_time"]["first"],
         json!("2019-03-10T00:00:00")
     );
+    let (ok, list, err) = hod(&["--store", &store_s, "--json", "list"], &[]);
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nc4", "mine"]);
+    assert_eq!(
+        list[1]["dims"],
+        json!({"valid_time": 72, "latitude": 9, "longitude": 9})
+    );
 }
 
 /// Broken or unsupported stores fail with errors that say what and where.

@@ -51,6 +51,21 @@ pub async fn open(store: &Store, spec: &str) -> Result<(Store, DatasetMeta), Ind
     })
 }
 
+/// Names of the Zarr v3 groups and arrays stored at the top of `store` (`<name>/zarr.json`),
+/// which [`open`] reads as datasets.
+///
+/// # Errors
+/// A store error.
+pub async fn list_groups(store: &Store) -> Result<Vec<String>, IndexError> {
+    let mut out = Vec::new();
+    for dir in store.list_dirs("").await? {
+        if dir != "datasets" && store.get_opt(&format!("{dir}/zarr.json")).await?.is_some() {
+            out.push(dir);
+        }
+    }
+    Ok(out)
+}
+
 /// Reads the Zarr v3 group (or single array) at `prefix` of `store` as dataset `name`.
 ///
 /// # Errors
@@ -169,6 +184,14 @@ pub async fn open_zarr(store: &Store, prefix: &str, name: &str) -> Result<Datase
             },
         );
     }
+    // Dimensions in the order the data variables use them (as xarray shows them).
+    let order: Vec<&String> = variables
+        .iter()
+        .filter(|(n, v)| !hod_core::is_coordinate(n, &v.array))
+        .chain(variables.iter())
+        .flat_map(|(_, v)| &v.array.dims)
+        .collect();
+    dims.sort_by_key(|(d, _)| order.iter().position(|x| *x == d));
     let mut meta = DatasetMeta {
         format: FORMAT.to_string(),
         name: name.to_string(),
@@ -412,6 +435,7 @@ struct Chain {
 fn codec_chain(key: &str, list: &[Value], rank: usize, outer: bool) -> Result<Chain, IndexError> {
     let bad = |what: String| zarr_err(key, &what);
     let mut array_array = Vec::new();
+    let mut inner_codecs = Vec::new();
     let mut bytes_bytes = Vec::new();
     let mut endian = None;
     let mut sharding = None;
@@ -479,7 +503,7 @@ fn codec_chain(key: &str, list: &[Value], rank: usize, outer: bool) -> Result<Ch
                 };
                 let chain = codec_chain(key, inner_list, rank, false)?;
                 endian = Some(chain.endian);
-                array_array.extend(chain.codecs);
+                inner_codecs = chain.codecs;
                 sharding = Some((
                     inner,
                     Sharding {
@@ -510,9 +534,9 @@ fn codec_chain(key: &str, list: &[Value], rank: usize, outer: bool) -> Result<Ch
     if endian.is_none() && sharding.is_none() {
         return Err(bad("the codec list has no array-to-bytes codec ('bytes')".into()));
     }
-    // With sharding, `array_array` already holds the inner chain in decode order.
+    // A sharded array's chunks are the inner chunks, decoded by the inner chain.
     let codecs = if sharding.is_some() {
-        array_array
+        inner_codecs
     } else {
         bytes_bytes
             .into_iter()
