@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Shard indexes fetched at once.
 const INDEX_CONCURRENCY: usize = 32;
+/// Largest decoded chunk (inner chunk when sharded) this reader accepts.
+const MAX_CHUNK_BYTES: u64 = 1 << 31;
+/// Most inner chunks in one shard (its index is read whole).
+const MAX_CHUNKS_PER_SHARD: u64 = 1 << 24;
 /// Codecs this reader decodes, for error messages.
 const SUPPORTED: &str = "bytes, transpose, gzip, zstd, blosc, crc32c, sharding_indexed";
 
@@ -395,6 +399,28 @@ fn translate(key: &str, var: &str, doc: &Value) -> Result<Option<Array>, IndexEr
             )
         }
     };
+    // Chunks are decoded whole in memory: refuse sizes that could not be (or would overflow).
+    let chunk_bytes = chunk_shape
+        .iter()
+        .try_fold(dtype.size() as u64, |a, &c| a.checked_mul(c))
+        .filter(|&b| b <= MAX_CHUNK_BYTES);
+    if chunk_bytes.is_none() {
+        return Err(bad(&format!(
+            "chunks of {chunk_shape:?} {type_name} values exceed {MAX_CHUNK_BYTES} bytes"
+        )));
+    }
+    if let Some(sh) = &sharding {
+        let per = sh
+            .shard
+            .iter()
+            .zip(&chunk_shape)
+            .try_fold(1u64, |a, (s, c)| a.checked_mul(s / c));
+        if per.is_none_or(|n| n > MAX_CHUNKS_PER_SHARD) {
+            return Err(bad(&format!(
+                "more than {MAX_CHUNKS_PER_SHARD} inner chunks per shard"
+            )));
+        }
+    }
     let mut meta = ArrayMeta::new(dims, shape, chunk_shape, dtype, chain.endian);
     meta.codecs = chain.codecs;
     meta.fill_value = fill_value;
@@ -650,7 +676,9 @@ async fn shard_chunks(
                     let mut rest = k as u64;
                     let mut index = vec![0u64; per.len()];
                     for d in (0..per.len()).rev() {
-                        index[d] = shard_index[d] * per[d] + rest % per[d];
+                        index[d] = shard_index[d]
+                            .saturating_mul(per[d])
+                            .saturating_add(rest % per[d]);
                         rest /= per[d];
                     }
                     if index.iter().zip(grid).all(|(i, g)| i < g) {
@@ -709,6 +737,76 @@ mod tests {
         let doc = array_doc(json!([{"name": "bytes"}, {"name": "bitround"}]));
         let e = translate("v/zarr.json", "v", &doc).unwrap_err().to_string();
         assert!(e.contains("v/zarr.json") && e.contains("'bitround'"), "{e}");
+    }
+
+    #[test]
+    fn oversized_chunks_are_refused() {
+        let mut doc = array_doc(json!([{"name": "bytes"}]));
+        doc["shape"] = json!([1u64 << 40, 1u64 << 40]);
+        doc["chunk_grid"]["configuration"]["chunk_shape"] = json!([1u64 << 40, 1u64 << 40]);
+        let e = translate("v/zarr.json", "v", &doc).unwrap_err().to_string();
+        assert!(e.contains("exceed"), "{e}");
+    }
+
+    /// A sharded 1-D array with its index at the start of each shard, written by hand: shard 0
+    /// holds inner chunks 0 and (empty) 1, shard 1 holds chunk 2 and the edge chunk 3.
+    #[tokio::test]
+    async fn shard_index_at_start() {
+        let store = Store::open("memory://zarr-shard-start").unwrap();
+        let doc = json!({
+            "zarr_format": 3, "node_type": "array", "shape": [7], "data_type": "uint16",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}},
+            "fill_value": 0, "dimension_names": ["x"],
+            "attributes": {"_FillValue": 0},
+            "codecs": [{"name": "sharding_indexed", "configuration": {
+                "chunk_shape": [2], "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+                "index_location": "start"}}]
+        });
+        store
+            .put("g/v/zarr.json", doc.to_string().into_bytes().into())
+            .await
+            .unwrap();
+        store
+            .put(
+                "g/zarr.json",
+                json!({"zarr_format": 3, "node_type": "group"})
+                    .to_string()
+                    .into_bytes()
+                    .into(),
+            )
+            .await
+            .unwrap();
+        let shard = |entries: [(u64, u64); 2], data: &[u16]| {
+            let mut out: Vec<u8> = entries
+                .iter()
+                .flat_map(|(o, n)| [o.to_le_bytes(), n.to_le_bytes()].concat())
+                .collect();
+            out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+            bytes::Bytes::from(out)
+        };
+        let none = (u64::MAX, u64::MAX);
+        store
+            .put("g/v/c/0", shard([(32, 4), none], &[1, 2]))
+            .await
+            .unwrap();
+        store
+            .put("g/v/c/1", shard([(32, 4), (36, 4)], &[5, 6, 7, 0]))
+            .await
+            .unwrap();
+        let meta = open_zarr(&store, "g", "g").await.unwrap();
+        let v = &meta.variables["v"].array;
+        assert_eq!((v.chunks.clone(), v.fill_value), (vec![2], Some(0.0)));
+        let values = crate::read_variable(&store, &meta, "v", true).await.unwrap();
+        let want = [1.0, 2.0, f64::NAN, f64::NAN, 5.0, 6.0, 7.0];
+        assert!(
+            values.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{values:?}"
+        );
+        // An entry that points past the end of its shard is refused, naming the shard.
+        store.put("g/v/c/1", shard([(36, 40), none], &[7])).await.unwrap();
+        let e = open_zarr(&store, "g", "g").await.unwrap_err().to_string();
+        assert!(e.contains("g/v/c/1") && e.contains("outside"), "{e}");
     }
 
     #[test]
