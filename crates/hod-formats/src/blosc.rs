@@ -214,17 +214,32 @@ fn bitunshuffle(data: &[u8], typesize: usize) -> Vec<u8> {
     }
     let row = n / 8;
     let mut out = data.to_vec();
-    out[..n * typesize].fill(0);
+    // Eight elements at a time: byte `j` of the 8 planes of byte `b` is an 8×8 bit matrix whose
+    // transpose holds byte `b` of elements 8j..8j+8.
     for b in 0..typesize {
-        for k in 0..8 {
-            let plane = &data[(b * 8 + k) * row..(b * 8 + k + 1) * row];
-            for (i, slot) in out.chunks_exact_mut(typesize).take(n).enumerate() {
-                let bit = (plane[i / 8] >> (i % 8)) & 1;
-                slot[b] |= bit << k;
+        for j in 0..row {
+            let mut m = [0u8; 8];
+            for (k, slot) in m.iter_mut().enumerate() {
+                *slot = data[(b * 8 + k) * row + j];
+            }
+            let t = transpose8(u64::from_le_bytes(m)).to_le_bytes();
+            for (i, byte) in t.iter().enumerate() {
+                out[(8 * j + i) * typesize + b] = *byte;
             }
         }
     }
     out
+}
+
+/// Transposes an 8×8 bit matrix (row `r` in byte `r`, column `c` in bit `c`), by swapping 2×2,
+/// then 4×4, then 8×8 blocks (Warren, "Hacker's Delight", 2nd ed., §7-3).
+fn transpose8(mut x: u64) -> u64 {
+    let t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA;
+    x ^= t ^ (t << 7);
+    let t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC;
+    x ^= t ^ (t << 14);
+    let t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0;
+    x ^ t ^ (t << 28)
 }
 
 #[cfg(test)]
@@ -273,6 +288,38 @@ mod tests {
         let full = unhex(FIXTURES[0].1);
         for n in 0..full.len() {
             assert!(decode(&full[..n]).is_err(), "prefix {n} accepted");
+        }
+    }
+
+    /// Bit by bit, straight from the definition.
+    fn bitunshuffle_naive(data: &[u8], typesize: usize) -> Vec<u8> {
+        let n = data.len() / typesize;
+        let row = n / 8;
+        let mut out = vec![0u8; data.len()];
+        for b in 0..typesize {
+            for k in 0..8 {
+                for i in 0..n {
+                    let bit = (data[(b * 8 + k) * row + i / 8] >> (i % 8)) & 1;
+                    out[i * typesize + b] |= bit << k;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bitunshuffle_matches_the_definition() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let data: Vec<u8> = (0..4 * 64)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for typesize in [1, 2, 4, 8] {
+            assert_eq!(bitunshuffle(&data, typesize), bitunshuffle_naive(&data, typesize));
         }
     }
 
