@@ -3,6 +3,7 @@
 Usage:
   python zarr_native.py make OUT_DIR NC_FILE...   writes OUT_DIR/<variant>.zarr from the files
       concatenated along valid_time, one store per codec/chunking variant; prints their names
+  python zarr_native.py stats ZARR VAR             count/mean/min/max of a variable, as xarray reads it
   python zarr_native.py compare DUMP_DIR          DUMP_DIR/selections.json: {"zarr": path,
       "var": "t2m", "time_dim": "valid_time", "selections": [{"start", "end", "bbox": [W,S,E,N],
       "npy": "s0.npy"}]}; each .npy holds hod's values, compared with xarray's `.sel` on the store.
@@ -49,7 +50,25 @@ def make(out, files):
     for name, (encoding, consolidated) in variants.items():
         data = ds if name == "zstd-default" else ds.drop_vars("expver")
         data.to_zarr(Path(out) / f"{name}.zarr", zarr_format=3, encoding=encoding, consolidated=consolidated)
+    # A plain zarr-python array with a numeric fill_value and no _FillValue: the chunks that hold
+    # only the fill value are not written, and read back as that value (not as missing).
+    import zarr
+
+    group = zarr.open_group(Path(out) / "gzip.zarr", mode="a")
+    mask = np.where(ds["latitude"].values[:, None] > 54.0, -1.5, ds["longitude"].values[None, :]).astype("float32")
+    arr = group.create_array(
+        "mask", shape=mask.shape, dtype="float32", chunks=(11, 7), fill_value=-1.5,
+        dimension_names=["latitude", "longitude"], compressors=[GzipCodec()],
+    )
+    arr[:] = mask
     print(json.dumps(list(variants)))
+
+
+def stats(path, var):
+    v = xr.open_zarr(path, consolidated=None)[var].values.astype(np.float64)
+    ok = v[~np.isnan(v)]
+    print(json.dumps({"shape": list(v.shape), "count": int(ok.size), "mean": float(ok.mean()),
+                      "min": float(ok.min()), "max": float(ok.max())}))
 
 
 def compare(dump):
@@ -74,5 +93,7 @@ def compare(dump):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "stats":
+        stats(sys.argv[2], sys.argv[3])
     else:
         compare(Path(sys.argv[2]))

@@ -79,7 +79,7 @@ fn hod(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String) {
     )
 }
 
-/// `hod read <target> <args> --stats --json` → the t2m statistics.
+/// `hod read <target> <args> --stats --json` → the statistics of the one variable read.
 fn stats(pre: &[&str], target: &str, args: &[&str], envs: &[(&str, String)]) -> Value {
     let mut all = pre.to_vec();
     all.extend(["--json", "read", target]);
@@ -87,7 +87,9 @@ fn stats(pre: &[&str], target: &str, args: &[&str], envs: &[(&str, String)]) -> 
     all.push("--stats");
     let (ok, out, err) = hod(&all, envs);
     assert!(ok, "hod {all:?} failed: {err}");
-    serde_json::from_str::<Value>(&out).unwrap()["t2m"].clone()
+    let all: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(all.len(), 1, "one variable expected: {out}");
+    all.into_iter().next().unwrap().1
 }
 
 fn assert_reference(s: &Value, what: &str) {
@@ -212,8 +214,23 @@ async fn zarr_python_stores_equal_xarray() {
         assert_reference(&s, v);
         selections_equal_xarray(&python, &path, 7 + k as u64).await;
     }
-    // A chunk object that is not stored reads as the fill value (NaN), as in zarr-python.
+    // A chunk object that is not stored reads as the array's fill_value, as in zarr-python:
+    // -1.5 for a plain zarr-python array (not a missing value there)…
     let gzip = tmp.path().join("gzip.zarr");
+    let out = Command::new(&python)
+        .arg(script())
+        .args(["stats".as_ref(), gzip.as_os_str(), "mask".as_ref()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let xarray: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = stats(&[], &gzip.display().to_string(), &["--var", "mask"], &[]);
+    assert!(
+        !gzip.join("mask/c/0").exists(),
+        "zarr-python left out the chunks of fill values"
+    );
+    assert_eq!(ours, xarray, "mask");
+    // … and NaN (missing) for t2m, whose fill_value is its _FillValue.
     std::fs::remove_file(gzip.join("t2m/c/10/1/1")).unwrap();
     selections_equal_xarray(&python, &gzip, 99).await;
     let whole = stats(&[], &gzip.display().to_string(), &["--var", "t2m"], &[]);

@@ -102,6 +102,32 @@ pub(crate) fn decode(data: &[u8]) -> Result<Vec<u8>, FormatError> {
     Ok(out)
 }
 
+/// Compresses `data` as one Blosc 1 block (no split, no shuffle) of Zstandard, or stored
+/// uncompressed when that is not smaller.
+pub(crate) fn encode(data: &[u8], typesize: usize) -> Vec<u8> {
+    let n = data.len() as u32;
+    let typesize = typesize.clamp(1, 255) as u8;
+    let header = |flags: u8, ctbytes: usize| {
+        let mut h = vec![2, 1, flags, typesize];
+        for v in [n, n, ctbytes as u32] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h
+    };
+    let z = crate::encode::zstd(data);
+    if z.len() + 8 >= data.len() {
+        let mut out = header(MEMCPYED | DONT_SPLIT, HEADER + data.len());
+        out.extend_from_slice(data);
+        return out;
+    }
+    // Header, the offset of the only block, then its stream: length and bytes.
+    let mut out = header(DONT_SPLIT | (4 << 5), HEADER + 8 + z.len());
+    out.extend_from_slice(&((HEADER + 4) as u32).to_le_bytes());
+    out.extend_from_slice(&(z.len() as u32).to_le_bytes());
+    out.extend_from_slice(&z);
+    out
+}
+
 #[derive(Clone, Copy)]
 enum Compressor {
     BloscLz,

@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 const INDEX_CONCURRENCY: usize = 32;
 /// Largest decoded chunk (inner chunk when sharded) this reader accepts.
 const MAX_CHUNK_BYTES: u64 = 1 << 31;
+/// Most absent chunks given the array's (non-missing) fill value; beyond, they read as missing.
+const MAX_FILL_CHUNKS: u64 = 1 << 20;
 /// Most inner chunks in one shard (its index is read whole).
 const MAX_CHUNKS_PER_SHARD: u64 = 1 << 24;
 /// Codecs this reader decodes, for error messages.
@@ -179,6 +181,8 @@ pub async fn open_zarr(store: &Store, prefix: &str, name: &str) -> Result<Datase
                 .collect(),
             Some(sh) => shard_chunks(store, &array.meta, sh, objects, &sizes).await?,
         };
+        let mut chunks = chunks;
+        chunks.extend(fill_chunks(&key, &array, &chunks)?);
         static_chunks.insert(var.clone(), chunks);
         variables.insert(
             var,
@@ -280,6 +284,9 @@ struct Array {
     /// The array's chunk shape (the shard shape when sharded).
     grid_chunks: Vec<u64>,
     sharding: Option<Sharding>,
+    /// The Zarr `fill_value`, when chunks that are not stored hold a value that CF decoding does
+    /// not turn into NaN (it is neither NaN nor the `_FillValue` / `missing_value`).
+    absent_fill: Option<f64>,
 }
 
 fn dtype_of(name: &str) -> Option<DType> {
@@ -425,12 +432,80 @@ fn translate(key: &str, var: &str, doc: &Value) -> Result<Option<Array>, IndexEr
     meta.codecs = chain.codecs;
     meta.fill_value = fill_value;
     meta.attrs = attrs;
+    let missing = crate::packing_from_attrs(&meta);
+    let absent_fill = zarr_fill(doc.get("fill_value"), dtype)
+        .filter(|&f| !(f.is_nan() || missing.fill_value == Some(f) || missing.missing_value == Some(f)));
     Ok(Some(Array {
         meta,
         keys,
         grid_chunks: chunks,
         sharding,
+        absent_fill,
     }))
+}
+
+/// A Zarr v3 `fill_value`: a number, `"NaN"`, `"Infinity"`, `"-Infinity"`, the hex bit pattern of
+/// a float (`"0x7fc00000"`), or a boolean.
+fn zarr_fill(v: Option<&Value>, dtype: DType) -> Option<f64> {
+    match v? {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::String(s) if s.starts_with("0x") => {
+            let bits = u64::from_str_radix(&s[2..], 16).ok()?;
+            match dtype {
+                DType::F32 => Some(f64::from(f32::from_bits(u32::try_from(bits).ok()?))),
+                DType::F64 => Some(f64::from_bits(bits)),
+                _ => None,
+            }
+        }
+        other => hod_core::attr_f64(other),
+    }
+}
+
+/// Chunks of `a` that are not stored but must read as its Zarr fill value: one encoded fill
+/// chunk, inline, for each of them (none when there are more than [`MAX_FILL_CHUNKS`]; those
+/// then read as missing).
+fn fill_chunks(key: &str, a: &Array, stored: &[StaticChunk]) -> Result<Vec<StaticChunk>, IndexError> {
+    let Some(fill) = a.absent_fill else {
+        return Ok(Vec::new());
+    };
+    let grid = a.meta.chunk_grid();
+    let total = grid.iter().try_fold(1u64, |n, &g| n.checked_mul(g));
+    let absent = total.map(|t| t.saturating_sub(stored.len() as u64));
+    if absent.is_none_or(|n| n == 0 || n > MAX_FILL_CHUNKS) {
+        return Ok(Vec::new());
+    }
+    let have: std::collections::HashSet<&[u64]> = stored.iter().map(|c| c.index.as_slice()).collect();
+    let mut element = crate::chunks::encode_le(a.meta.dtype, &[fill]);
+    if a.meta.endian == Endian::Big {
+        element.reverse();
+    }
+    let raw = element.repeat(a.meta.chunk_len());
+    let bytes = hod_formats::encode_chunk(&a.meta, &raw)
+        .map_err(|e| zarr_err(key, &format!("cannot make its fill-value chunks: {e}")))?;
+    let mut out = Vec::new();
+    let mut index = vec![0u64; grid.len()];
+    loop {
+        if !have.contains(index.as_slice()) {
+            out.push(StaticChunk {
+                index: index.clone(),
+                source: String::new(),
+                loc: ChunkLoc::Inline(bytes.clone()),
+            });
+        }
+        // Next grid position (odometer, last axis fastest).
+        let mut d = grid.len();
+        loop {
+            if d == 0 {
+                return Ok(out);
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < grid[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
 }
 
 /// `_FillValue` as xarray writes it to Zarr v3 attributes.
@@ -737,6 +812,17 @@ mod tests {
         let doc = array_doc(json!([{"name": "bytes"}, {"name": "bitround"}]));
         let e = translate("v/zarr.json", "v", &doc).unwrap_err().to_string();
         assert!(e.contains("v/zarr.json") && e.contains("'bitround'"), "{e}");
+    }
+
+    #[test]
+    fn zarr_fill_values() {
+        let f = |v: Value, t| zarr_fill(Some(&v), t);
+        assert_eq!(f(json!(-9999), DType::I16), Some(-9999.0));
+        assert_eq!(f(json!("0x3fc00000"), DType::F32), Some(1.5));
+        assert!(f(json!("0x7ff8000000000000"), DType::F64).unwrap().is_nan());
+        assert_eq!(f(json!("-Infinity"), DType::F64), Some(f64::NEG_INFINITY));
+        assert_eq!(f(json!(true), DType::Bool), Some(1.0));
+        assert_eq!(f(json!("0xzz"), DType::F32), None);
     }
 
     #[test]
