@@ -20,6 +20,8 @@ const INDEX_CONCURRENCY: usize = 32;
 const MAX_CHUNK_BYTES: u64 = 1 << 31;
 /// Most absent chunks given the array's (non-missing) fill value; beyond, they read as missing.
 const MAX_FILL_CHUNKS: u64 = 1 << 20;
+/// Most bytes of inline fill chunks per array (uncompressed arrays make large ones).
+const MAX_FILL_BYTES: u64 = 256 << 20;
 /// Most inner chunks in one shard (its index is read whole).
 const MAX_CHUNKS_PER_SHARD: u64 = 1 << 24;
 /// Codecs this reader decodes, for error messages.
@@ -462,8 +464,8 @@ fn zarr_fill(v: Option<&Value>, dtype: DType) -> Option<f64> {
 }
 
 /// Chunks of `a` that are not stored but must read as its Zarr fill value: one encoded fill
-/// chunk, inline, for each of them (none when there are more than [`MAX_FILL_CHUNKS`]; those
-/// then read as missing).
+/// chunk, inline, for each of them (none when there are more than [`MAX_FILL_CHUNKS`] or they
+/// would take more than [`MAX_FILL_BYTES`]; those then read as missing).
 fn fill_chunks(key: &str, a: &Array, stored: &[StaticChunk]) -> Result<Vec<StaticChunk>, IndexError> {
     let Some(fill) = a.absent_fill else {
         return Ok(Vec::new());
@@ -482,6 +484,9 @@ fn fill_chunks(key: &str, a: &Array, stored: &[StaticChunk]) -> Result<Vec<Stati
     let raw = element.repeat(a.meta.chunk_len());
     let bytes = hod_formats::encode_chunk(&a.meta, &raw)
         .map_err(|e| zarr_err(key, &format!("cannot make its fill-value chunks: {e}")))?;
+    if absent.is_some_and(|n| n.saturating_mul(bytes.len() as u64) > MAX_FILL_BYTES) {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
     let mut index = vec![0u64; grid.len()];
     loop {
@@ -823,6 +828,33 @@ mod tests {
         assert_eq!(f(json!("-Infinity"), DType::F64), Some(f64::NEG_INFINITY));
         assert_eq!(f(json!(true), DType::Bool), Some(1.0));
         assert_eq!(f(json!("0xzz"), DType::F32), None);
+    }
+
+    /// zarr-python leaves out chunks that hold only the fill value; they read as that value.
+    #[tokio::test]
+    async fn absent_chunks_hold_the_fill_value() {
+        let store = Store::open("memory://zarr-absent-fill").unwrap();
+        let doc = json!({
+            "zarr_format": 3, "node_type": "array", "shape": [5], "data_type": "int16",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2]}},
+            "fill_value": 9, "dimension_names": ["x"], "attributes": {"missing_value": -1},
+            "codecs": [{"name": "bytes", "configuration": {"endian": "big"}}, {"name": "gzip"}]
+        });
+        store
+            .put("a/zarr.json", doc.to_string().into_bytes().into())
+            .await
+            .unwrap();
+        let a = translate("a/zarr.json", "a", &doc).unwrap().unwrap();
+        let chunk = hod_formats::encode_chunk(&a.meta, &[0, 1, 0xff, 0xff]).unwrap();
+        store.put("a/c/1", chunk.into()).await.unwrap();
+        let meta = open_zarr(&store, "a", "a").await.unwrap();
+        let values = crate::read_variable(&store, &meta, "a", true).await.unwrap();
+        // Element 3 is the CF missing_value; chunk 2 (the edge element 4) is absent too.
+        let want = [9.0, 9.0, 1.0, f64::NAN, 9.0];
+        assert!(
+            values.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{values:?}"
+        );
     }
 
     #[test]
