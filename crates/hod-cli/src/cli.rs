@@ -50,12 +50,12 @@ pub enum Command {
     List,
     /// Describe a dataset: dimensions, coordinates, variables, sources, time coverage.
     Info {
-        /// Dataset name.
+        /// Dataset name, or the path or URL of a Zarr v3 group (`./out.zarr`, `s3://b/x.zarr`).
         dataset: String,
     },
     /// Read a selection: variables x time range x bbox (--stats prints count/mean/min/max).
     Read {
-        /// Dataset name.
+        /// Dataset name, or the path or URL of a Zarr v3 group (`./out.zarr`, `s3://b/x.zarr`).
         dataset: String,
         /// Variable, by short name, long name ("2 metre temperature") or CF standard name;
         /// repeat for several (default: every data variable).

@@ -6,11 +6,17 @@ use hod_store::Store;
 use serde_json::{Value, json};
 
 pub async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
-    let names = hod_index::list(store).await?;
+    let mut names = hod_index::list(store).await?;
+    // Zarr v3 groups stored at the top of the store are datasets too.
+    for g in hod_index::zarr::list_groups(store).await? {
+        if !names.contains(&g) {
+            names.push(g);
+        }
+    }
     if json {
         let mut out = Vec::new();
         for n in &names {
-            let m = hod_index::read_meta(store, n).await?;
+            let (_, m) = hod_index::open(store, n).await?;
             out.push(summary(&m));
         }
         crate::output::line(serde_json::to_string_pretty(&out)?);
@@ -23,7 +29,7 @@ pub async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
         ));
     }
     for n in &names {
-        let m = hod_index::read_meta(store, n).await?;
+        let (_, m) = hod_index::open(store, n).await?;
         let dims: Vec<String> = m.dims.iter().map(|(d, s)| format!("{d}: {s}")).collect();
         crate::output::line(format!(
             "{n:<24} {:<13} {:>6} sources  ({})",
@@ -104,7 +110,7 @@ fn var_json(m: &DatasetMeta, name: &str, v: &VariableMeta) -> Value {
 }
 
 pub async fn info(store: &Store, dataset: &str, json: bool) -> anyhow::Result<()> {
-    let m = hod_index::read_meta(store, dataset).await?;
+    let (_, m) = hod_index::open(store, dataset).await?;
     if json {
         let mut out = summary(&m);
         let (coords, vars): (Vec<_>, Vec<_>) = m.variables.iter().partition(|(n, _)| is_coord(&m, n));

@@ -39,7 +39,9 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         a.stats || a.output.is_some(),
         "say what to do with the selection: --stats, or -o OUT ending in .nc, .zarr, .csv or .json"
     );
-    let meta = hod_index::read_meta(store, &a.dataset).await?;
+    // A dataset in the store, a Zarr v3 group in it, or a Zarr v3 group at a path or URL.
+    let (store, meta) = hod_index::open(store, &a.dataset).await?;
+    let store = &store;
     let vars = if a.vars.is_empty() {
         // Every data variable (not the coordinates).
         meta.variables

@@ -157,6 +157,20 @@ pub enum Codec {
     /// HDF5 Fletcher-32 checksum (numcodecs `fletcher32`): checks and removes the 4 bytes that
     /// end the data.
     Fletcher32,
+    /// gzip (RFC 1952) stream, Zarr v3 `gzip`.
+    Gzip,
+    /// Zstandard frames (RFC 8878), Zarr v3 `zstd`.
+    Zstd,
+    /// A Blosc 1 container (Zarr v3 `blosc`): its header names the inner compressor and shuffle.
+    Blosc,
+    /// CRC-32C checksum (Zarr v3 `crc32c`): checks and removes the 4 bytes that end the data.
+    Crc32c,
+    /// Zarr v3 `transpose`: the elements were stored with the chunk's axes in this order
+    /// (stored axis `k` is chunk axis `order[k]`); decoding restores C order of `chunks`.
+    Transpose {
+        /// Permutation of the chunk's axes.
+        order: Vec<usize>,
+    },
 }
 
 /// Zarr-style metadata of one array (a variable or a coordinate).
@@ -295,6 +309,8 @@ pub enum Format {
     Grib2,
     /// TIFF / GeoTIFF / COG.
     Geotiff,
+    /// A native Zarr v3 group (its arrays' chunk objects are the sources).
+    Zarr,
 }
 
 impl std::fmt::Display for Format {
@@ -305,6 +321,7 @@ impl std::fmt::Display for Format {
             Format::Grib1 => "GRIB1",
             Format::Grib2 => "GRIB2",
             Format::Geotiff => "GeoTIFF",
+            Format::Zarr => "Zarr v3",
         })
     }
 }

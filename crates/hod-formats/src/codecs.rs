@@ -24,6 +24,11 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect(),
+            Codec::Gzip => gunzip(&buf)?,
+            Codec::Zstd => unzstd(&buf)?,
+            Codec::Blosc => crate::blosc::decode(&buf)?,
+            Codec::Crc32c => check_crc32c(buf)?,
+            Codec::Transpose { order } => untranspose(&buf, order, meta)?,
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
@@ -50,8 +55,116 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>, FormatError> {
     Ok(out)
 }
 
+fn gunzip(data: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::with_capacity(data.len() * 4);
+    flate2::read::MultiGzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| FormatError::Decode(format!("gzip: {e}")))?;
+    Ok(out)
+}
+
+/// Decodes concatenated Zstandard frames.
+pub(crate) fn unzstd(mut data: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::with_capacity(data.len() * 4);
+    while !data.is_empty() {
+        let mut frame = ruzstd::decoding::StreamingDecoder::new(&mut data)
+            .map_err(|e| FormatError::Decode(format!("zstd: {e}")))?;
+        frame
+            .read_to_end(&mut out)
+            .map_err(|e| FormatError::Decode(format!("zstd: {e}")))?;
+    }
+    Ok(out)
+}
+
+/// CRC-32C (Castagnoli polynomial, reflected 0x82F63B78), as RFC 3720 defines it.
+pub(crate) fn crc32c(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0x82F6_3B78
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    !data.iter().fold(!0u32, |c, &b| {
+        TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+/// Checks and strips the little-endian CRC-32C that ends the data.
+fn check_crc32c(mut buf: Vec<u8>) -> Result<Vec<u8>, FormatError> {
+    let Some(n) = buf.len().checked_sub(4) else {
+        return Err(FormatError::Decode("crc32c: fewer than 4 bytes".into()));
+    };
+    let stored = u32::from_le_bytes([buf[n], buf[n + 1], buf[n + 2], buf[n + 3]]);
+    let actual = crc32c(&buf[..n]);
+    if stored != actual {
+        return Err(FormatError::Decode(format!(
+            "crc32c mismatch: stored {stored:08x}, computed {actual:08x}"
+        )));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Undoes a Zarr `transpose`: stored axis `k` is chunk axis `order[k]`.
+fn untranspose(data: &[u8], order: &[usize], meta: &ArrayMeta) -> Result<Vec<u8>, FormatError> {
+    let rank = meta.chunks.len();
+    let mut seen = vec![false; rank];
+    if order.len() != rank
+        || order
+            .iter()
+            .any(|&o| o >= rank || std::mem::replace(&mut seen[o], true))
+    {
+        return Err(FormatError::Decode(format!(
+            "transpose order {order:?} is not a permutation of {rank} axes"
+        )));
+    }
+    let size = meta.dtype.size();
+    if data.len() != meta.chunk_bytes() {
+        return Err(FormatError::Decode(format!(
+            "transpose: {} bytes, expected {}",
+            data.len(),
+            meta.chunk_bytes()
+        )));
+    }
+    let shape: Vec<usize> = meta.chunks.iter().map(|&c| c as usize).collect();
+    // C-order strides of the decoded chunk, visited in stored order.
+    let mut strides = vec![1usize; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let stored_shape: Vec<usize> = order.iter().map(|&o| shape[o]).collect();
+    let stored_strides: Vec<usize> = order.iter().map(|&o| strides[o]).collect();
+    let mut out = vec![0u8; data.len()];
+    let mut pos = vec![0usize; rank];
+    for elem in data.chunks_exact(size) {
+        let dst: usize = pos.iter().zip(&stored_strides).map(|(p, s)| p * s).sum();
+        out[dst * size..(dst + 1) * size].copy_from_slice(elem);
+        for d in (0..rank).rev() {
+            pos[d] += 1;
+            if pos[d] < stored_shape[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+    Ok(out)
+}
+
 /// Reverses the HDF5 shuffle filter: byte k of every element was stored in plane k.
-fn unshuffle(data: &[u8], size: usize) -> Vec<u8> {
+pub(crate) fn unshuffle(data: &[u8], size: usize) -> Vec<u8> {
     if size <= 1 || data.len() < size {
         return data.to_vec();
     }
@@ -70,6 +183,30 @@ fn unshuffle(data: &[u8], size: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crc32c_check_value() {
+        // RFC 3720 B.4 / the standard check value of CRC-32C.
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn untranspose_restores_c_order() {
+        // A 2x3 chunk stored transposed (order [1, 0]) as its 3x2 transpose.
+        let meta = ArrayMeta::new(
+            vec!["y".into(), "x".into()],
+            vec![2, 3],
+            vec![2, 3],
+            hod_core::DType::U8,
+            hod_core::Endian::Little,
+        );
+        let stored = [1, 4, 2, 5, 3, 6];
+        assert_eq!(
+            untranspose(&stored, &[1, 0], &meta).unwrap(),
+            vec![1, 2, 3, 4, 5, 6]
+        );
+        assert!(untranspose(&stored, &[0, 0], &meta).is_err());
+    }
 
     #[test]
     fn unshuffle_reverses_planes() {

@@ -14,7 +14,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod blosc;
 mod codecs;
+mod encode;
 mod error;
 pub mod geotiff;
 pub mod grib;
@@ -23,6 +25,7 @@ pub mod netcdf3;
 mod source;
 
 pub use codecs::decode_chunk;
+pub use encode::encode_chunk;
 pub use error::FormatError;
 pub use hod_core::{Format, ReadAt, ScannedFile};
 pub use source::{FileSource, SliceSource};

@@ -81,7 +81,7 @@ fn head_key(name: &str) -> String {
     format!("datasets/{name}/HEAD")
 }
 
-fn check_name(name: &str) -> Result<(), IndexError> {
+pub(crate) fn check_name(name: &str) -> Result<(), IndexError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -516,6 +516,11 @@ pub async fn publish(store: &Store, mut meta: DatasetMeta, shards: Vec<Shard>) -
 fn json_bytes<T: Serialize>(v: &T) -> Bytes {
     // Serialising manifest types to a Vec cannot fail.
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// Whether dataset `name` has been published in `store`.
+pub(crate) async fn has_head(store: &Store, name: &str) -> Result<bool, IndexError> {
+    Ok(read_head(store, name).await?.is_some())
 }
 
 async fn read_head(store: &Store, name: &str) -> Result<Option<Head>, IndexError> {

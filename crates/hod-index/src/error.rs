@@ -62,6 +62,14 @@ pub enum IndexError {
     /// The dataset cannot be expressed in the requested format.
     #[error("cannot export: {0}")]
     Export(String),
+    /// A native Zarr v3 store is malformed or uses a feature this reader does not support.
+    #[error("{key}: {what}")]
+    Zarr {
+        /// The Zarr object (`zarr.json`, chunk or shard).
+        key: String,
+        /// What is wrong or unsupported.
+        what: String,
+    },
     /// Invalid request.
     #[error("{0}")]
     Invalid(String),

@@ -10,6 +10,7 @@ mod error;
 pub mod kerchunk;
 pub mod manifest;
 pub use hod_core::values;
+pub mod zarr;
 
 pub use chunks::{ChunkRef, all_chunks};
 pub use combine::{Builder, Part, SHARD_FILES, SourceScan, concat_dim};
@@ -20,3 +21,4 @@ pub use dataset::{
 };
 pub use error::IndexError;
 pub use manifest::{DatasetMeta, Shard, VariableMeta};
+pub use zarr::open;

@@ -159,6 +159,11 @@ pub async fn list_prefix(store: &Store) {
     assert_eq!(all.len(), 5);
     assert_eq!(all[0].size, 3);
     assert!(store.list(&format!("{p}/none")).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_dirs(&p).await.unwrap(),
+        ["a", "ab"].map(|k| format!("{p}/{k}"))
+    );
+    assert!(store.list_dirs(&format!("{p}/none")).await.unwrap().is_empty());
 }
 
 /// Deeply nested keys work (parent "folders" are created by the write).

@@ -389,6 +389,37 @@ impl Store {
         Ok(out)
     }
 
+    /// The '/'-separated "folders" directly under `prefix` (keys relative to the store, sorted),
+    /// without listing what is inside them.
+    ///
+    /// # Errors
+    /// Backend errors after retries.
+    pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.join(prefix)?;
+        let listing = retry(|| async {
+            match self.os().list_with_delimiter(Some(&dir)).await {
+                Ok(v) => Ok(Some(v)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.error(prefix, "list", None, e)),
+            }
+        })
+        .await?;
+        let mut out: Vec<String> = listing
+            .map(|l| l.common_prefixes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                let rel: Vec<String> = p
+                    .prefix_match(&self.inner.prefix)?
+                    .map(|x| x.as_ref().to_owned())
+                    .collect();
+                Some(rel.join("/"))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Deletes an object; deleting an absent key is not an error.
     ///
     /// # Errors
