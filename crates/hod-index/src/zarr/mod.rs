@@ -206,6 +206,7 @@ pub async fn open_zarr(store: &Store, prefix: &str, name: &str) -> Result<Datase
         coords: BTreeMap::new(),
         sources,
         sources_key: String::new(),
+        profile: None,
     };
     let coords: Vec<String> = meta
         .variables
