@@ -76,6 +76,10 @@ pub enum Command {
         /// With .csv output: one row per time step, the cos(latitude)-weighted mean ("mean").
         #[arg(long)]
         reduce: Option<String>,
+        /// Memory budget for values and chunks in flight (16MiB, 1GiB, plain bytes): larger
+        /// selections stream block by block along the first dimension into .nc, .zarr or .csv.
+        #[arg(long, default_value = "1GiB")]
+        max_memory: String,
     },
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
@@ -113,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 stats,
                 output,
                 reduce,
+                max_memory,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -124,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     stats,
                     output,
                     reduce,
+                    max_memory,
                 };
                 crate::read::run(&store, args, cli.json).await
             }

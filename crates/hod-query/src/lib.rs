@@ -6,13 +6,16 @@
 //! -180..180) and split where a bbox crosses the seam.
 
 mod error;
+mod fetch;
 pub mod netcdf;
+mod plan;
 pub mod polygon;
 mod read;
 pub mod select;
+pub mod sink;
 pub mod text;
 pub mod zarr;
 
 pub use error::QueryError;
-pub use read::{DataCube, Request, Stats, read};
+pub use read::{DEFAULT_BUDGET, DataCube, Request, Stats, read, read_to};
 pub use select::{Bbox, parse_time};
