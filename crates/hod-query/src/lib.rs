@@ -4,6 +4,10 @@
 //! Selection semantics (`select` module) follow xarray's `.sel` with slices: inclusive ends,
 //! latitude in either direction, longitudes wrapped onto the dataset's convention (0..360 or
 //! -180..180) and split where a bbox crosses the seam.
+//!
+//! Execution (`plan`, `fetch`): plan the chunks, fetch each source object's byte ranges in few
+//! coalesced requests, decode on blocking threads, assemble block by block along the first
+//! dimension within a memory budget, into a [`sink::Sink`] ([`read_to`]) or in memory ([`read`]).
 
 mod error;
 mod fetch;
