@@ -3,21 +3,23 @@
 //! The block's chunks are grouped by source object and each group is fetched with one
 //! [`hod_store::Store::get_ranges`] call, which merges neighbouring byte ranges into fewer requests
 //! and retries transient failures (on S3, object_store's own HTTP retries come first). Up to
-//! [`OBJECTS`] objects are fetched at once; chunks are decoded on the blocking thread pool as their
-//! bytes arrive, up to [`DECODES`] at once, and copied into the block.
+//! [`OBJECTS`] objects are fetched at once; each object's chunks are decoded in parallel (rayon)
+//! within one blocking task as soon as its bytes arrive, then copied into the block.
 
 use crate::QueryError;
 use crate::plan::{Job, Picks, VarPlan};
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use hod_core::ChunkLoc;
-use hod_index::{IndexError, Objects};
+use hod_core::{ArrayMeta, ChunkLoc};
+use hod_index::manifest::Packing;
+use hod_index::values::to_f64;
+use hod_index::{IndexError, Objects, unpack};
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Source objects fetched at once (each `get_ranges` call runs its own requests concurrently).
 const OBJECTS: usize = 8;
-/// Chunks being decoded at once.
-const DECODES: usize = 16;
 
 /// The values of output rows `rows` of a variable, C order, NaN where no chunk holds data or the
 /// polygon leaves a cell out.
@@ -52,49 +54,19 @@ pub(crate) async fn read_rows(
         Some(f) => f.keys().filter_map(|k| plan.jobs.get(k)).flatten().collect(),
         None => plan.jobs.values().flatten().collect(),
     };
-    // One group per source object; inline chunks need no fetch.
+    // One group per source object (inline chunks: one group of their own, needing no fetch).
     let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
-    let mut inline = Vec::new();
     for job in wanted {
-        match &job.loc {
-            ChunkLoc::Range { .. } => groups.entry(job.url.as_str()).or_default().push(job),
-            ChunkLoc::Inline(b) => inline.push((job, bytes::Bytes::from(b.clone()))),
-        }
+        groups.entry(job.url.as_str()).or_default().push(job);
     }
-    let fetched = futures::stream::iter(groups)
-        .map(|(url, jobs)| async move {
-            let (store, key) = objects.locate(url)?;
-            let ranges: Vec<Range<u64>> = jobs
-                .iter()
-                .map(|j| match j.loc {
-                    ChunkLoc::Range { offset, length } => offset..offset.saturating_add(length),
-                    ChunkLoc::Inline(_) => 0..0,
-                })
-                .collect();
-            let bytes = store.get_ranges(&key, &ranges).await.map_err(IndexError::from)?;
-            Ok::<_, QueryError>(futures::stream::iter(
-                jobs.into_iter().zip(bytes).map(Ok::<_, QueryError>),
-            ))
-        })
-        .buffer_unordered(OBJECTS)
-        .try_flatten()
-        .chain(futures::stream::iter(inline.into_iter().map(Ok)));
     let chunk_shape: Vec<usize> = plan.array.chunks.iter().map(|&c| c as usize).collect();
-    let mut decoded = std::pin::pin!(
-        fetched
-            .map_ok(|(job, bytes)| async move {
-                // An inline location makes `chunk_values` decode the fetched bytes as they are.
-                let loc = ChunkLoc::Inline(bytes.to_vec());
-                drop(bytes);
-                let values = objects
-                    .chunk_values(&plan.array, &job.url, &loc, Some(job.packing.clone()))
-                    .await?;
-                Ok::<_, QueryError>((job, values))
-            })
-            .try_buffer_unordered(DECODES)
-    );
-    while let Some((job, chunk)) = decoded.try_next().await? {
-        copy(&picks, &job.id, &chunk_shape, &shape, &chunk, &mut out);
+    let mut decoded = futures::stream::iter(groups)
+        .map(|(url, jobs)| fetch_and_decode(objects, plan, url, jobs))
+        .buffer_unordered(OBJECTS);
+    while let Some(batch) = decoded.try_next().await? {
+        for (id, chunk) in batch {
+            copy(&picks, &id, &chunk_shape, &shape, &chunk, &mut out);
+        }
     }
     if let Some((inside, yd, xd)) = &plan.inside {
         mask(&mut out, &shape, rows.start, inside, *yd, *xd);
@@ -124,6 +96,60 @@ fn mask(values: &mut [f64], shape: &[usize], row0: usize, inside: &[Vec<bool>], 
             pos[d] = 0;
         }
     }
+}
+
+/// Fetches the chunks of one source object (one coalescing `get_ranges` call) and decodes them in
+/// parallel on one blocking task: one hand-over to the blocking pool per object, not per chunk.
+async fn fetch_and_decode(
+    objects: &Objects,
+    plan: &VarPlan,
+    url: &str,
+    jobs: Vec<&Job>,
+) -> Result<Vec<(Vec<u64>, Vec<f64>)>, QueryError> {
+    let ranges: Vec<Range<u64>> = jobs
+        .iter()
+        .filter_map(|j| match j.loc {
+            ChunkLoc::Range { offset, length } => Some(offset..offset.saturating_add(length)),
+            ChunkLoc::Inline(_) => None,
+        })
+        .collect();
+    let mut fetched = if ranges.is_empty() {
+        Vec::new()
+    } else {
+        let (store, key) = objects.locate(url)?;
+        store.get_ranges(&key, &ranges).await.map_err(IndexError::from)?
+    }
+    .into_iter();
+    let work: Vec<(Vec<u64>, Bytes, Packing)> = jobs
+        .into_iter()
+        .map(|j| {
+            let bytes = match &j.loc {
+                ChunkLoc::Range { .. } => fetched.next().unwrap_or_default(),
+                ChunkLoc::Inline(b) => Bytes::from(b.clone()),
+            };
+            (j.id.clone(), bytes, j.packing.clone())
+        })
+        .collect();
+    let (array, url) = (plan.array.clone(), url.to_string());
+    tokio::task::spawn_blocking(move || {
+        work.into_par_iter()
+            .map(|(id, bytes, packing)| Ok((id, decode(&array, &url, &bytes, &packing)?)))
+            .collect()
+    })
+    .await
+    .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))?
+}
+
+/// Stored chunk bytes → CF-decoded values: the codecs, then `f64`, then the source's packing
+/// (fill and missing values → NaN, scale and offset), as [`Objects::chunk_values`] does.
+fn decode(array: &ArrayMeta, url: &str, stored: &[u8], packing: &Packing) -> Result<Vec<f64>, QueryError> {
+    let raw = hod_formats::decode_chunk(array, stored).map_err(|error| IndexError::Format {
+        url: url.to_string(),
+        error,
+    })?;
+    let mut values = to_f64(array.dtype, array.endian, &raw);
+    unpack(&mut values, packing);
+    Ok(values)
 }
 
 /// Copies the selected elements of one decoded chunk into the output.
