@@ -7,7 +7,7 @@ use crate::{DataCube, QueryError, Request};
 use hod_core::time::format_unix_seconds;
 use hod_core::{ArrayMeta, ChunkLoc};
 use hod_index::manifest::{Located, Packing};
-use hod_index::{DatasetMeta, Shard, packing_from_attrs, read_shards, read_variable};
+use hod_index::{DatasetMeta, Objects, Shard, VariableMeta, packing_from_attrs, read_shards, read_variable};
 use hod_store::Store;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -136,10 +136,31 @@ pub(crate) async fn plan(
                     .map(|s| (s.start, s.end))
                     .collect();
                 let range = keep.first().map_or(0, |s| s.0)..keep.last().map_or(0, |s| s.1);
-                read_shards(store, meta, range).await?
+                Some(range)
             }
-            _ => Vec::new(),
+            _ => None,
         };
+        // The coordinates of the other dimensions not read yet, fetched with the shards.
+        let mut fresh: Vec<&str> = Vec::new();
+        for (d, dim) in var.array.dims.iter().enumerate() {
+            if let Some((cname, _)) = coordinate(meta, dim)
+                && Some(d) != concat_axis
+                && !coord_cache.contains_key(cname)
+                && !fresh.contains(&cname)
+            {
+                fresh.push(cname);
+            }
+        }
+        let (shards, read) = futures::try_join!(
+            async {
+                match shards {
+                    Some(range) => read_shards(store, meta, range).await.map_err(QueryError::from),
+                    None => Ok(Vec::new()),
+                }
+            },
+            futures::future::try_join_all(fresh.iter().map(|c| read_coordinate(store, meta, c)))
+        )?;
+        coord_cache.extend(fresh.iter().map(|c| c.to_string()).zip(read));
         if let (Some(c), Some(_), true) = (&meta.concat, concat_axis, shards.is_empty()) {
             let cover = c.time_range.map_or_else(String::new, |(a, b)| {
                 format!(
@@ -157,11 +178,7 @@ pub(crate) async fn plan(
         let mut roles = Vec::new();
         for (d, dim) in var.array.dims.iter().enumerate() {
             let n = var.array.shape[d] as usize;
-            let coord = meta
-                .variables
-                .iter()
-                .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims[0] == *dim);
-            let Some((cname, cvar)) = coord else {
+            let Some((cname, cvar)) = coordinate(meta, dim) else {
                 axes.push(Axis {
                     indices: (0..n).collect(),
                     coords: (0..n).map(|i| i as f64).collect(),
@@ -183,17 +200,13 @@ pub(crate) async fn plan(
                 };
                 axes.push(select_axis((r, lon), &vals, req, first, dim)?);
                 continue;
-            } else if let Some(v) = coord_cache.get(cname) {
-                v.clone()
             } else {
-                let v = read_variable(store, meta, cname, true).await?;
-                let v = if r == Role::Time {
-                    time_values(cname, cvar, &v)?
+                let v = coord_cache.get(cname).map(Vec::as_slice).unwrap_or_default();
+                if r == Role::Time {
+                    time_values(cname, cvar, v)?
                 } else {
-                    v
-                };
-                coord_cache.insert(cname.to_string(), v.clone());
-                v
+                    v.to_vec()
+                }
             };
             axes.push(select_axis((r, lon), &values, req, 0, dim)?);
         }
@@ -204,6 +217,30 @@ pub(crate) async fn plan(
         plans.push(plan);
     }
     Ok(plans)
+}
+
+/// The coordinate variable of a dimension.
+fn coordinate<'a>(meta: &'a DatasetMeta, dim: &str) -> Option<(&'a str, &'a VariableMeta)> {
+    meta.variables
+        .iter()
+        .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims.first().is_some_and(|d| d == dim))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+/// The CF-decoded values of a coordinate variable. A static one (the usual case: the same in
+/// every file) is read through the query's own fetch path, without loading any shard.
+async fn read_coordinate(store: &Store, meta: &DatasetMeta, name: &str) -> Result<Vec<f64>, QueryError> {
+    let n = match meta.variables.get(name).map(|v| v.array.shape.as_slice()) {
+        Some(&[n]) if meta.static_chunks.contains_key(name) => n as usize,
+        _ => return Ok(read_variable(store, meta, name, true).await?),
+    };
+    let axes = vec![Axis {
+        indices: (0..n).collect(),
+        coords: Vec::new(),
+        time: false,
+    }];
+    let plan = plan_chunks(meta, name, &[], None, axes);
+    crate::fetch::read_rows(&Objects::new(store), &plan, 0..n).await
 }
 
 /// Whether each (y, x) cell's centre is inside the area, with the y and x dimensions.
