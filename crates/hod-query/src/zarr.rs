@@ -163,8 +163,25 @@ impl Sink for ZarrWriter {
         self.tmp = Some(tmp.clone());
         self.arrays = vec![None; layout.len()];
         let mut docs = serde_json::Map::new();
-        for node in &nodes {
-            let chunk = chunk_shape(&node.shape, self.max_chunk_bytes / 8);
+        let mut chunks: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|n| chunk_shape(&n.shape, self.max_chunk_bytes / 8))
+            .collect();
+        // Data arrays sharing their first dimension share its chunk length, so that the blocks
+        // read round by round for all of them are whole chunks of each.
+        for i in 0..nodes.len() {
+            let same = |j: usize| {
+                matches!(nodes[j].values, Values::Cube(_))
+                    && !nodes[j].dims.is_empty()
+                    && nodes[j].dims.first() == nodes[i].dims.first()
+            };
+            if same(i)
+                && let Some(c0) = (0..nodes.len()).filter(|&j| same(j)).map(|j| chunks[j][0]).min()
+            {
+                chunks[i][0] = c0;
+            }
+        }
+        for (node, chunk) in nodes.iter().zip(chunks) {
             let doc = array_doc(node, &chunk);
             let dir = tmp.join(&node.name);
             fs::create_dir(&dir).map_err(write_err(&dir))?;

@@ -540,3 +540,40 @@ fn unfinished_stream_leaves_nothing() {
     drop(w);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn arrays_sharing_the_first_dimension_share_its_chunk_length() {
+    // 240 bytes hold one row of t2m (30 values) but all 4 of count: both get 1-row chunks.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s.zarr");
+    let cubes = [cube3(), cube1()];
+    let mut w = ZarrWriter::new(&out, &Attrs::new(), 240);
+    let layout: Vec<DataCube> = cubes
+        .iter()
+        .map(|c| DataCube {
+            values: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    w.begin(&layout).unwrap();
+    assert_eq!((w.granule(0), w.granule(1)), (1, 1));
+    for row in 0..4 {
+        for (var, c) in cubes.iter().enumerate() {
+            let n = c.values.len() / 4;
+            w.block(hod_query::sink::Block {
+                var,
+                rows: row..row + 1,
+                values: c.values[row * n..(row + 1) * n].to_vec(),
+            })
+            .unwrap();
+        }
+    }
+    w.finish().unwrap();
+    for c in &cubes {
+        let (shape, v) = read_array(&out.join(&c.name));
+        assert_eq!(shape, c.shape);
+        assert_same(&v, &c.values, &c.name);
+    }
+    let doc = read_json(&out.join("count/zarr.json"));
+    assert_eq!(doc["chunk_grid"]["configuration"]["chunk_shape"], json!([1]));
+}
