@@ -21,5 +21,5 @@ pub mod text;
 pub mod zarr;
 
 pub use error::QueryError;
-pub use read::{DEFAULT_BUDGET, DataCube, Request, Stats, read, read_to};
+pub use read::{DataCube, Request, Stats, read, read_to};
 pub use select::{Bbox, parse_time};

@@ -8,9 +8,6 @@ use hod_core::Attrs;
 use hod_index::{DatasetMeta, Objects};
 use hod_store::Store;
 
-/// The default memory budget of a read: 1 GiB.
-pub const DEFAULT_BUDGET: usize = 1 << 30;
-
 /// What to read: variables, an inclusive time range (seconds since 1970) and a bbox.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
