@@ -85,6 +85,10 @@ pub enum Command {
         reduce: Option<String>,
         #[command(flatten)]
         deaccumulate: crate::read::Deaccumulate,
+        /// Memory budget for values and chunks in flight (16MiB, 1GiB, plain bytes): larger
+        /// selections stream block by block along the first dimension into .nc, .zarr or .csv.
+        #[arg(long, default_value = "1GiB")]
+        max_memory: String,
     },
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
@@ -133,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 output,
                 reduce,
                 deaccumulate,
+                max_memory,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -145,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     output,
                     reduce,
                     deaccumulate,
+                    max_memory,
                 };
                 crate::read::run(&store, args, cli.json).await
             }

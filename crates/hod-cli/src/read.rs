@@ -1,6 +1,7 @@
 //! `hod read`: a selection of a dataset, as statistics or a file (.nc, .zarr, .csv, .json).
 
 use anyhow::Context;
+use hod_query::sink::{Sink, StatsSink, Tee};
 use hod_query::{Bbox, Request, parse_time};
 use hod_store::Store;
 use serde_json::{Map, Value};
@@ -15,6 +16,7 @@ pub struct Args {
     pub stats: bool,
     pub output: Option<std::path::PathBuf>,
     pub reduce: Option<String>,
+    pub max_memory: String,
     pub deaccumulate: Deaccumulate,
 }
 
@@ -73,50 +75,54 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             .map(str::parse)
             .transpose()?,
     };
-    let cubes = hod_query::read(store, &meta, &req).await?;
     if a.deaccumulate.check {
-        check_days(store, &meta, &req, &cubes, json).await?;
+        check_days(store, &meta, &req, json).await?;
     }
-    if let Some(out) = &a.output {
-        write(out, &cubes, &meta.attrs, a.reduce.as_deref())?;
-        if !a.stats {
-            if json {
-                let shapes: Map<String, Value> = cubes
-                    .iter()
-                    .map(|c| (c.name.clone(), serde_json::json!(c.shape)))
-                    .collect();
-                crate::output::line(serde_json::json!({"output": out, "shapes": shapes}));
-            } else {
-                let shapes: Vec<String> = cubes
-                    .iter()
-                    .map(|c| format!("{} {:?}", c.name, c.shape))
-                    .collect();
-                crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
+    let budget = parse_size(&a.max_memory)?;
+    let stats = match &a.output {
+        Some(out) => {
+            let mut writer = writer(out, &meta.attrs, a.reduce.as_deref(), budget)?;
+            let mut tee = Tee::new(writer.as_mut());
+            hod_query::read_to(store, &meta, &req, budget, &mut tee).await?;
+            let stats = tee.stats.stats();
+            if !a.stats {
+                if json {
+                    let shapes: Map<String, Value> = stats
+                        .iter()
+                        .map(|(n, _, s)| (n.clone(), serde_json::json!(s.shape)))
+                        .collect();
+                    crate::output::line(serde_json::json!({"output": out, "shapes": shapes}));
+                } else {
+                    let shapes: Vec<String> = stats
+                        .iter()
+                        .map(|(n, _, s)| format!("{n} {:?}", s.shape))
+                        .collect();
+                    crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
+                }
+                return Ok(());
             }
-            return Ok(());
+            stats
         }
-    }
+        None => {
+            let mut sink = StatsSink::new();
+            hod_query::read_to(store, &meta, &req, budget, &mut sink).await?;
+            sink.stats()
+        }
+    };
     if json {
-        let out: Map<String, Value> = cubes
+        let out: Map<String, Value> = stats
             .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    serde_json::to_value(c.stats()).unwrap_or_default(),
-                )
-            })
+            .map(|(n, _, s)| (n.clone(), serde_json::to_value(s).unwrap_or_default()))
             .collect();
         crate::output::line(serde_json::to_string_pretty(&Value::Object(out))?);
         return Ok(());
     }
-    for c in &cubes {
-        let s = c.stats();
+    for (name, dims, s) in &stats {
         let shape: Vec<String> = s.shape.iter().map(usize::to_string).collect();
         let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.6}"));
         crate::output::line(format!(
-            "{}  ({}) shape ({})  count {}  mean {}  min {}  max {}",
-            c.name,
-            c.dims.join(", "),
+            "{name}  ({}) shape ({})  count {}  mean {}  min {}  max {}",
+            dims.join(", "),
             shape.join(", "),
             s.count,
             f(s.mean),
@@ -127,17 +133,17 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the selection again as stored and checks that each day's increments sum to that day's
-/// accumulation; prints the outcome on stderr (stdout keeps the statistics) and fails when a
-/// variable does not pass.
+/// Reads the selection de-accumulated and as stored, and checks that each day's increments sum to
+/// that day's accumulation; prints the outcome on stderr (stdout keeps the statistics) and fails
+/// when a variable does not pass. Both reads are held in memory.
 async fn check_days(
     store: &Store,
     meta: &hod_index::DatasetMeta,
     req: &Request,
-    cubes: &[hod_query::DataCube],
     json: bool,
 ) -> anyhow::Result<()> {
     use hod_query::deaccumulate::{convention, daily_check};
+    let cubes = hod_query::read(store, meta, req).await?;
     let raw = hod_query::read(
         store,
         meta,
@@ -189,13 +195,43 @@ async fn check_days(
     Ok(())
 }
 
-/// Writes the selection in the format the file name says.
-fn write(
+/// A byte count: plain bytes, or with a unit `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024; `K`,
+/// `M`, `G`, `T` too) or `kB`, `MB`, `GB`, `TB` (powers of 1000).
+fn parse_size(text: &str) -> anyhow::Result<usize> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => anyhow::bail!("--max-memory {text}: the unit must be one of KiB, MiB, GiB, TiB, kB, MB, GB, TB"),
+    };
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)
+        .with_context(|| {
+            format!("--max-memory {text}: expected a positive size such as 16MiB, 1GiB or 50000000")
+        })?;
+    Ok((n * scale).min(usize::MAX as f64) as usize)
+}
+
+/// The writer for the format the file name says.
+fn writer(
     out: &std::path::Path,
-    cubes: &[hod_query::DataCube],
     attrs: &hod_core::Attrs,
     reduce: Option<&str>,
-) -> anyhow::Result<()> {
+    budget: usize,
+) -> anyhow::Result<Box<dyn Sink>> {
     let reduce = match reduce {
         None => None,
         Some("mean") => Some(hod_query::text::Reduce::Mean),
@@ -210,15 +246,32 @@ fn write(
         reduce.is_none() || ext == "csv",
         "--reduce applies to .csv output only"
     );
-    match ext.as_str() {
-        "nc" => hod_query::netcdf::write_netcdf(out, cubes, attrs)?,
-        "zarr" => hod_query::zarr::write_zarr(out, cubes, attrs)?,
-        "csv" => hod_query::text::write_csv(out, cubes, reduce)?,
-        "json" => hod_query::text::write_json(out, cubes)?,
+    Ok(match ext.as_str() {
+        "nc" => Box::new(hod_query::netcdf::NetcdfWriter::new(out, attrs)),
+        // A chunk being compressed is held beside the block: keep it a small share of the budget.
+        "zarr" => Box::new(hod_query::zarr::ZarrWriter::new(out, attrs, budget / 8)),
+        "csv" => Box::new(hod_query::text::CsvWriter::new(out, reduce)),
+        "json" => Box::new(hod_query::text::JsonWriter::new(out, budget)),
         _ => anyhow::bail!(
             "{}: the output must end in .nc, .zarr, .csv or .json",
             out.display()
         ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("50000000").unwrap(), 50_000_000);
+        assert_eq!(parse_size("2MB").unwrap(), 2_000_000);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("16XB").is_err());
+        assert!(parse_size("MiB").is_err());
     }
-    Ok(())
 }

@@ -235,3 +235,159 @@ print("outputs equal xarray")
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Runs hod and returns its peak resident set size in bytes: measured by `/usr/bin/time` (the
+/// kernel's `ru_maxrss` of the child) when there is one, else the highest `VmHWM` polled from
+/// `/proc/<pid>/status` while it runs.
+fn peak_rss(store: &Path, args: &[&str]) -> u64 {
+    let time = Path::new("/usr/bin/time");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rss");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&report)
+            .arg(env!("CARGO_BIN_EXE_hod"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_hod"))
+    };
+    let mut child = cmd
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("HOD_STORE")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut polled = 0u64;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            polled = polled.max(kb * 1024);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success(), "hod {args:?} failed");
+    if time.exists() {
+        // KiB, on the last line (earlier ones are notes such as a signal).
+        let text = std::fs::read_to_string(&report).unwrap();
+        text.lines().last().unwrap().trim().parse::<u64>().unwrap() * 1024
+    } else {
+        polled
+    }
+}
+
+/// The file with its `history` time stamp blanked (files written at other times).
+fn without_stamp(path: &Path) -> Vec<u8> {
+    let mut b = std::fs::read(path).unwrap();
+    let mark = b"Z: written by hod";
+    let at = b.windows(mark.len()).position(|w| w == mark).unwrap();
+    b[at - 19..at].fill(b'_');
+    b
+}
+
+#[test]
+fn whole_series_streams_in_bounded_memory_and_as_read_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    for (name, glob) in [("nc4", "era5-daily-nc4/*.nc"), ("nc3", "era5-daily-nc3/*.nc")] {
+        let pattern = data().join(glob).display().to_string();
+        json(&store, &["--json", "ingest", name, &pattern]);
+        // The whole 744 x 33 x 49 series, streamed within 16 MiB.
+        let streamed = out(&format!("{name}-16m.nc"));
+        let read = [
+            "read",
+            name,
+            "--var",
+            "t2m",
+            "-o",
+            &streamed,
+            "--max-memory",
+            "16MiB",
+        ];
+        let rss = peak_rss(&store, &read);
+        println!("{name}: peak RSS {:.1} MiB", rss as f64 / 1048576.0);
+        assert!(rss < 64 << 20, "{name}: peak RSS {rss} bytes");
+        // In memory (one block, the default 1 GiB) and in blocks of a few steps: the same files.
+        let whole = out(&format!("{name}-whole.nc"));
+        let tiny = out(&format!("{name}-tiny.nc"));
+        hod(&store, &["read", name, "--var", "t2m", "-o", &whole]);
+        hod(
+            &store,
+            &["read", name, "--var", "t2m", "-o", &tiny, "--max-memory", "200kB"],
+        );
+        let want = without_stamp(Path::new(&whole));
+        assert!(want.len() > 8 * (744 * 33 * 49 + 744 + 33 + 49));
+        assert!(
+            want == without_stamp(Path::new(&streamed)),
+            "{name}: 16MiB differs"
+        );
+        assert!(want == without_stamp(Path::new(&tiny)), "{name}: 200kB differs");
+        // CSV (long and reduced) and statistics, streamed and not.
+        let sel = [
+            "--start",
+            "2019-03-10T00",
+            "--end",
+            "2019-03-12T23",
+            "--bbox",
+            "-3,50,2,54",
+        ];
+        for extra in [&[][..], &["--reduce", "mean"][..]] {
+            let (a, b) = (out("a.csv"), out("b.csv"));
+            let args = |o: &str, m: &str| {
+                let mut v: Vec<String> = ["read", name, "--var", "t2m", "-o", o, "--max-memory", m]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                v.extend(sel.iter().chain(extra).map(|s| s.to_string()));
+                v
+            };
+            let run = |v: Vec<String>| {
+                let v: Vec<&str> = v.iter().map(String::as_str).collect();
+                let (ok, _, err) = hod(&store, &v);
+                assert!(ok, "{err}");
+            };
+            run(args(&a, "1GiB"));
+            run(args(&b, "20kB"));
+            let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+            assert!(a == b && a.len() > 1000, "{name} {extra:?}");
+        }
+        let stats = |m: &str| {
+            json(
+                &store,
+                &[
+                    "read",
+                    name,
+                    "--var",
+                    "t2m",
+                    "--stats",
+                    "--json",
+                    "--max-memory",
+                    m,
+                ],
+            )
+        };
+        let (a, b) = (stats("1GiB"), stats("10kB"));
+        assert_eq!(a, b, "{name}");
+        assert_eq!(a["t2m"]["count"], 744 * 33 * 49);
+        // JSON needs the whole result in memory: refused over the budget, and nothing written.
+        let j = out("x.json");
+        let (ok, _, err) = hod(
+            &store,
+            &["read", name, "--var", "t2m", "-o", &j, "--max-memory", "1MiB"],
+        );
+        assert!(!ok && err.contains(".nc, .zarr or .csv"), "{err}");
+        assert!(!Path::new(&j).exists());
+    }
+}

@@ -162,7 +162,7 @@ async fn selections_equal_xarray(python: &Path, zarr: &Path, seed: u64) {
                 east: e,
                 north: n,
             }),
-            polygon: None,
+            ..Default::default()
         };
         let cube = hod_query::read(&store, &meta, &req).await.unwrap().remove(0);
         let npy = format!("s{i}.npy");

@@ -17,6 +17,7 @@
 
 use crate::QueryError;
 use crate::read::DataCube;
+use crate::sink::{Block, Collect, Sink};
 use hod_core::Attrs;
 use serde_json::Value;
 
@@ -249,20 +250,27 @@ impl Deaccumulator {
     /// axis, forecast steps without their ranges, ranges that cannot be differenced), or a block
     /// whose cells differ from the previous one's.
     pub fn apply(&mut self, cube: &mut DataCube) -> Result<(), QueryError> {
-        let how = match self.convention.clone() {
+        match self.convention.clone() {
+            Convention::PerStep => {}
+            Convention::SinceMidnight => self.since_midnight(cube)?,
+            Convention::StepRanges(ranges) => steps(cube, &ranges)?,
+        }
+        cube.attrs
+            .insert("hod_deaccumulated".into(), Value::String(self.describe().into()));
+        Ok(())
+    }
+
+    /// What the values become, for the attribute `hod_deaccumulated`.
+    fn describe(&self) -> &'static str {
+        match self.convention {
             Convention::PerStep => "values already cover the step ending at their time (kept as they are)",
             Convention::SinceMidnight => {
-                self.since_midnight(cube)?;
                 "increments over the step ending at each time (from accumulations since 00 UTC)"
             }
-            Convention::StepRanges(ranges) => {
-                steps(cube, &ranges)?;
+            Convention::StepRanges(_) => {
                 "increments over each forecast step (from the accumulations of GRIB stepRange)"
             }
-        };
-        cube.attrs
-            .insert("hod_deaccumulated".into(), Value::String(how.into()));
-        Ok(())
+        }
     }
 
     fn since_midnight(&mut self, cube: &mut DataCube) -> Result<(), QueryError> {
@@ -374,35 +382,6 @@ fn steps(cube: &mut DataCube, ranges: &[(f64, f64)]) -> Result<(), QueryError> {
             }
         }
     }
-    Ok(())
-}
-
-/// Keeps the steps at or after `start` (those read before it only fed the de-accumulation).
-///
-/// # Errors
-/// [`QueryError::Empty`] when none is left.
-pub fn keep_from(cube: &mut DataCube, start: f64) -> Result<(), QueryError> {
-    let axis = time_axis(cube)?;
-    let (outer, n, inner) = split(cube, axis);
-    let first = cube.coords[axis].iter().position(|&t| t >= start).unwrap_or(n);
-    if first == 0 {
-        return Ok(());
-    }
-    if first == n {
-        return Err(QueryError::Empty(format!(
-            "no '{}' step between the requested times",
-            cube.dims[axis]
-        )));
-    }
-    let kept = n - first;
-    let mut values = Vec::with_capacity(outer * kept * inner);
-    for o in 0..outer {
-        let part = cube.values.get((o * n + first) * inner..(o + 1) * n * inner);
-        values.extend_from_slice(part.unwrap_or_default());
-    }
-    cube.values = values;
-    cube.coords[axis].drain(..first);
-    cube.shape[axis] = kept;
     Ok(())
 }
 
@@ -526,35 +505,116 @@ pub fn daily_check(
     Ok(check)
 }
 
-/// Reads a request's variables de-accumulated: steps before `start` that the increments need
-/// are read too, fed to a [`Deaccumulator`] and dropped.
-pub(crate) async fn read(
+/// De-accumulating reads: the selection streams through [`DeaccumulateSink`] into `sink`. For
+/// accumulations since 00 UTC the step just before `start` is read first (one time step of the
+/// selection, so memory stays bounded) to seed each cell's last accumulation.
+pub(crate) async fn read_to(
     store: &hod_store::Store,
     meta: &hod_index::DatasetMeta,
     req: &crate::Request,
-) -> Result<Vec<DataCube>, QueryError> {
-    let mut out = Vec::new();
+    budget: usize,
+    sink: &mut dyn Sink,
+) -> Result<(), QueryError> {
+    let plain = crate::Request {
+        deaccumulate: false,
+        ..req.clone()
+    };
+    let mut states = Vec::new();
     for wanted in &req.vars {
         let (name, var) = crate::select::resolve(meta, wanted)?;
         let conv = convention(name, &var.array.attrs, &meta.attrs, req.accumulation.as_ref())?;
-        let mut one = crate::Request {
-            vars: vec![wanted.clone()],
-            deaccumulate: false,
-            ..req.clone()
-        };
-        if conv == Convention::SinceMidnight {
-            // One step before `start` (half a step more, for uneven steps).
-            one.start = req.start.map(|s| s - 1.5 * time_step(meta, var));
-        }
-        for mut cube in crate::read::read_selection(store, meta, &one).await? {
-            Deaccumulator::new(conv.clone()).apply(&mut cube)?;
-            if let (Some(s), Convention::SinceMidnight) = (req.start, &conv) {
-                keep_from(&mut cube, s)?;
+        let mut state = Deaccumulator::new(conv.clone());
+        if let (Convention::SinceMidnight, Some(start)) = (&conv, req.start) {
+            // The step before `start` (within 1.5 steps, for uneven spacing), if the data have it.
+            let before = crate::Request {
+                vars: vec![wanted.clone()],
+                start: Some(start - 1.5 * time_step(meta, var)),
+                end: Some(start - 1e-3),
+                ..plain.clone()
+            };
+            let mut seed = Collect::new();
+            match crate::read::read_plain(store, meta, &before, budget, &mut seed).await {
+                Ok(()) => {
+                    for mut cube in seed.into_cubes() {
+                        state.apply(&mut cube)?;
+                    }
+                }
+                Err(QueryError::Empty(_)) => {}
+                Err(e) => return Err(e),
             }
-            out.push(cube);
         }
+        states.push(state);
     }
-    Ok(out)
+    let mut wrapped = DeaccumulateSink {
+        inner: sink,
+        states,
+        layout: Vec::new(),
+    };
+    crate::read::read_plain(store, meta, &plain, budget, &mut wrapped).await
+}
+
+/// A [`Sink`] that de-accumulates the blocks going through it (time must be the first dimension
+/// for accumulations since 00 UTC, so that blocks arrive in time order).
+struct DeaccumulateSink<'a> {
+    inner: &'a mut dyn Sink,
+    /// One per output variable, in the request's order.
+    states: Vec<Deaccumulator>,
+    layout: Vec<DataCube>,
+}
+
+impl Sink for DeaccumulateSink<'_> {
+    fn begin(&mut self, layout: &[DataCube]) -> Result<(), QueryError> {
+        let mut layout = layout.to_vec();
+        for (cube, state) in layout.iter_mut().zip(&self.states) {
+            if state.convention == Convention::SinceMidnight && time_axis(cube)? != 0 {
+                return Err(QueryError::Invalid(format!(
+                    "'{}': time must be the first dimension to de-accumulate since 00 UTC",
+                    cube.name
+                )));
+            }
+            cube.attrs
+                .insert("hod_deaccumulated".into(), Value::String(state.describe().into()));
+        }
+        self.layout = layout.clone();
+        self.inner.begin(&layout)
+    }
+
+    fn granule(&self, var: usize) -> usize {
+        self.inner.granule(var)
+    }
+
+    fn block(&mut self, mut block: Block) -> Result<(), QueryError> {
+        let (Some(layout), Some(state)) = (self.layout.get(block.var), self.states.get_mut(block.var)) else {
+            return Err(QueryError::Invalid(format!(
+                "block of unknown variable {}",
+                block.var
+            )));
+        };
+        let mut coords = layout.coords.clone();
+        if let Some(first) = coords.first_mut() {
+            *first = first.get(block.rows.clone()).unwrap_or_default().to_vec();
+        }
+        let mut shape = layout.shape.clone();
+        if let Some(first) = shape.first_mut() {
+            *first = block.rows.len();
+        }
+        let mut cube = DataCube {
+            name: layout.name.clone(),
+            dims: layout.dims.clone(),
+            shape,
+            coords,
+            time_dims: layout.time_dims.clone(),
+            values: std::mem::take(&mut block.values),
+            attrs: Attrs::new(),
+        };
+        state.apply(&mut cube)?;
+        block.values = cube.values;
+        self.inner.block(block)
+    }
+
+    fn finish(&mut self) -> Result<(), QueryError> {
+        self.inner.finish()
+    }
 }
 
 /// The mean spacing of a variable's time coordinate in seconds, from the dataset's metadata

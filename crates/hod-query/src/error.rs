@@ -1,3 +1,5 @@
+const MIB: f64 = 1024.0 * 1024.0;
+
 /// A selection could not be planned or read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -15,6 +17,18 @@ pub enum QueryError {
         path: std::path::PathBuf,
         /// The I/O failure.
         source: std::io::Error,
+    },
+    /// The selection does not fit the memory budget of an output that needs it whole (JSON).
+    #[error(
+        "the selection holds {:.1} MiB of values, more than the memory budget of {:.1} MiB; \
+         write it to .nc, .zarr or .csv, which stream block by block, or raise the budget",
+        *need as f64 / MIB, *limit as f64 / MIB
+    )]
+    TooLarge {
+        /// Bytes the values take.
+        need: usize,
+        /// The budget, in bytes.
+        limit: usize,
     },
     /// The selection holds no values.
     #[error("the selection is empty: {0}")]

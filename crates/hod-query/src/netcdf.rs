@@ -3,14 +3,16 @@
 //!
 //! Layout: a header (dimensions, global attributes, variables with their attributes and data
 //! offsets), then every variable's float64 values, big-endian, one after the other. There is no
-//! record (UNLIMITED) dimension. Values are already CF-decoded, so the packing attributes are
+//! record (UNLIMITED) dimension: the header is computed from the shapes first, so a streamed read
+//! writes each block at its offset. Values are already CF-decoded, so the packing attributes are
 //! dropped and missing values are NaN, declared as `_FillValue`.
 
+use crate::sink::{Block, Sink};
 use crate::{DataCube, QueryError};
 use hod_core::Attrs;
 use serde_json::Value;
-use std::io::Write;
-use std::path::Path;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 const NC_DIMENSION: u32 = 0x0A;
 const NC_VARIABLE: u32 = 0x0B;
@@ -36,26 +38,151 @@ const PACKED_RANGES: [&str; 3] = ["valid_range", "valid_min", "valid_max"];
 /// with `_FillValue = NaN`, and `global_attrs` plus `Conventions` and a `history` line.
 ///
 /// The file is written next to `path` as `*.nc.partial` and renamed into place, so readers never
-/// see a partial file. A `/` in a name (HDF5 group paths) becomes `_`.
+/// see a partial file. A `/` in a name (HDF5 group paths) becomes `_`. [`NetcdfWriter`] writes
+/// the same file block by block.
 ///
 /// # Errors
 /// [`QueryError::Invalid`] when the cubes disagree on a dimension (naming both variables), are
 /// inconsistent, or do not fit the format; [`QueryError::Write`] on I/O failure.
 pub fn write_netcdf(path: &Path, cubes: &[DataCube], global_attrs: &Attrs) -> Result<(), QueryError> {
-    let bytes = encode(cubes, global_attrs)?;
-    let partial = path.with_extension("nc.partial");
-    let io = |source| QueryError::Write {
-        path: partial.clone(),
-        source,
-    };
-    let written = std::fs::File::create(&partial)
-        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&partial, path));
-    written.map_err(|e| {
-        // Best effort: the partial file may not exist when creating it failed.
-        let _ = std::fs::remove_file(&partial);
-        io(e)
-    })
+    for cube in cubes {
+        check(cube, true)?;
+    }
+    let mut w = NetcdfWriter::new(path, global_attrs);
+    w.begin(cubes)?;
+    for (i, c) in cubes.iter().enumerate() {
+        w.write_rows(i, 0, &c.values)?;
+    }
+    w.finish()
+}
+
+/// Writes a netCDF file (as [`write_netcdf`] does) from a streamed read: [`Sink::begin`] computes
+/// the header from the shapes, writes it and the coordinates and sizes the file; each block is
+/// then written at its offset. Dropped before [`Sink::finish`], it removes the partial file.
+#[derive(Debug)]
+pub struct NetcdfWriter {
+    path: PathBuf,
+    partial: PathBuf,
+    global_attrs: Attrs,
+    file: Option<std::fs::File>,
+    /// Per layout variable: where its values start in the file, the values in one row and in
+    /// all; `None` for a variable written as its dimension's coordinate.
+    places: Vec<Option<(u64, usize, usize)>>,
+}
+
+impl NetcdfWriter {
+    /// A writer of `path` (created by [`Sink::begin`]).
+    pub fn new(path: &Path, global_attrs: &Attrs) -> NetcdfWriter {
+        NetcdfWriter {
+            path: path.to_path_buf(),
+            partial: path.with_extension("nc.partial"),
+            global_attrs: global_attrs.clone(),
+            file: None,
+            places: Vec::new(),
+        }
+    }
+
+    fn io(&self) -> impl FnOnce(std::io::Error) -> QueryError + '_ {
+        |source| QueryError::Write {
+            path: self.partial.clone(),
+            source,
+        }
+    }
+
+    /// Writes `values` of variable `var` from row `row` on.
+    fn write_rows(&mut self, var: usize, row: usize, values: &[f64]) -> Result<(), QueryError> {
+        let Some(&place) = self.places.get(var) else {
+            return Err(QueryError::Invalid(format!("no output variable {var}")));
+        };
+        let (Some((begin, row_len, len)), Some(file)) = (place, self.file.as_mut()) else {
+            // A coordinate's own cube: written with the coordinates.
+            return Ok(());
+        };
+        if row.saturating_mul(row_len).saturating_add(values.len()) > len {
+            return Err(QueryError::Invalid(format!(
+                "{} values from row {row} overflow output variable {var} of {len} values",
+                values.len()
+            )));
+        }
+        let at = begin + (row as u64) * (row_len as u64) * 8;
+        let mut buf = Vec::with_capacity(values.len().min(1 << 16) * 8);
+        let written = file.seek(SeekFrom::Start(at)).and_then(|_| {
+            for part in values.chunks(1 << 16) {
+                buf.clear();
+                part.iter().for_each(|x| buf.extend_from_slice(&x.to_be_bytes()));
+                file.write_all(&buf)?;
+            }
+            Ok(())
+        });
+        written.map_err(self.io())
+    }
+}
+
+impl Sink for NetcdfWriter {
+    fn begin(&mut self, layout: &[DataCube]) -> Result<(), QueryError> {
+        for cube in layout {
+            check(cube, false)?;
+        }
+        let (header, placed) = encode_header(layout, &self.global_attrs)?;
+        let end = placed
+            .iter()
+            .map(|p| p.begin + p.len as u64 * 8)
+            .max()
+            .unwrap_or(header.len() as u64);
+        let mut file = std::fs::File::create(&self.partial).map_err(self.io())?;
+        // From here on, dropping `self` removes the partial file.
+        self.file = Some(file.try_clone().map_err(self.io())?);
+        let mut written = file.write_all(&header).and_then(|()| file.set_len(end));
+        self.places = vec![None; layout.len()];
+        for p in &placed {
+            match p.values {
+                Values::Coord(v) => {
+                    written = written.and_then(|()| {
+                        file.seek(SeekFrom::Start(p.begin))?;
+                        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+                        file.write_all(&bytes)
+                    });
+                }
+                Values::Cube(i) => {
+                    let row_len = layout[i].shape.iter().skip(1).product();
+                    self.places[i] = Some((p.begin, row_len, p.len));
+                }
+            }
+        }
+        written.map_err(self.io())
+    }
+
+    fn block(&mut self, block: Block) -> Result<(), QueryError> {
+        self.write_rows(block.var, block.rows.start, &block.values)
+    }
+
+    fn finish(&mut self) -> Result<(), QueryError> {
+        let Some(file) = self.file.take() else {
+            return Err(QueryError::Invalid("the netCDF writer was not begun".into()));
+        };
+        let done = file.sync_all().and_then(|()| {
+            drop(file);
+            std::fs::rename(&self.partial, &self.path)
+        });
+        if let Err(source) = done {
+            // Best effort: the rename's error is the one worth reporting.
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(QueryError::Write {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NetcdfWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            // Unfinished: leave nothing behind.
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
 }
 
 /// One dimension of the output and the cube that defined it first.
@@ -68,12 +195,29 @@ struct Dim<'a> {
     owner: &'a str,
 }
 
+/// Where a variable's values come from.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    /// A dimension's coordinates, known up front.
+    Coord(&'a [f64]),
+    /// The values of layout variable `i`, written as they come.
+    Cube(usize),
+}
+
 /// One output variable: name, dimension ids, attributes and values.
 struct Var<'a> {
     name: String,
     dimids: Vec<usize>,
     attrs: Vec<(String, AttrValue)>,
-    values: &'a [f64],
+    len: usize,
+    values: Values<'a>,
+}
+
+/// Where a variable's values go in the file.
+struct Placed<'a> {
+    begin: u64,
+    len: usize,
+    values: Values<'a>,
 }
 
 enum AttrValue {
@@ -82,12 +226,15 @@ enum AttrValue {
     Double(Vec<f64>),
 }
 
-/// The whole file in memory (the cubes already are).
-fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryError> {
+/// The header, from the cubes' dims, shapes and coordinates (not their values), and where each
+/// variable's values go.
+fn encode_header<'a>(
+    cubes: &'a [DataCube],
+    global_attrs: &Attrs,
+) -> Result<(Vec<u8>, Vec<Placed<'a>>), QueryError> {
     let mut dims: Vec<Dim> = Vec::new();
     let mut data = Vec::new();
-    for cube in cubes {
-        check(cube)?;
+    for (i, cube) in cubes.iter().enumerate() {
         let mut dimids = Vec::new();
         for (d, raw) in cube.dims.iter().enumerate() {
             let name = nc_name(raw)?;
@@ -119,7 +266,7 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
             };
             dimids.push(id);
         }
-        data.push((cube, dimids));
+        data.push((i, cube, dimids));
     }
     let mut vars: Vec<Var> = dims
         .iter()
@@ -128,10 +275,11 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
             name: d.name.clone(),
             dimids: vec![id],
             attrs: coord_attrs(d, cubes),
-            values: d.coords,
+            len: d.coords.len(),
+            values: Values::Coord(d.coords),
         })
         .collect();
-    for (cube, dimids) in data {
+    for (i, cube, dimids) in data {
         let name = nc_name(&cube.name)?;
         if let Some(id) = dims.iter().position(|d| d.name == name) {
             // A cube of a coordinate itself is already written as that dimension's coordinate.
@@ -153,11 +301,12 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
             name,
             dimids,
             attrs: data_attrs(&cube.attrs)?,
-            values: &cube.values,
+            len: cube.shape.iter().product(),
+            values: Values::Cube(i),
         });
     }
     // CDF-2 lets only the last variable take more than 4 GiB.
-    let large = |v: &Var| v.values.len().saturating_mul(8) > (u32::MAX - 3) as usize;
+    let large = |v: &Var| v.len.saturating_mul(8) > (u32::MAX - 3) as usize;
     match vars.iter().filter(|v| large(v)).count() {
         0 => {}
         1 => {
@@ -173,7 +322,6 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
             ));
         }
     }
-    let dim_lens: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let mut out = Vec::new();
     out.extend_from_slice(b"CDF\x02");
     put_u32(&mut out, 0)?; // numrecs: no record dimension
@@ -195,33 +343,28 @@ fn encode(cubes: &[DataCube], global_attrs: &Attrs) -> Result<Vec<u8>, QueryErro
         }
         put_attrs(&mut out, &v.attrs)?;
         put_u32(&mut out, NC_DOUBLE)?;
-        let expected: usize = v.dimids.iter().map(|&id| dim_lens[id]).product();
-        if expected != v.values.len() {
-            return Err(QueryError::Invalid(format!(
-                "variable '{}' has {} values for its shape of {expected}",
-                v.name,
-                v.values.len()
-            )));
-        }
         // vsize is 32-bit; the format says to write 2^32 - 1 when it does not fit.
-        let bytes = v.values.len().saturating_mul(8);
+        let bytes = v.len.saturating_mul(8);
         out.extend_from_slice(&u32::try_from(bytes).unwrap_or(u32::MAX).to_be_bytes());
         begins.push(out.len());
         out.extend_from_slice(&[0; 8]); // begin, patched below
     }
+    let mut next = out.len() as u64;
+    let mut placed = Vec::new();
     for (v, at) in vars.iter().zip(begins) {
-        let begin = out.len() as u64;
-        out[at..at + 8].copy_from_slice(&begin.to_be_bytes());
-        out.reserve(v.values.len() * 8);
-        for x in v.values {
-            out.extend_from_slice(&x.to_be_bytes());
-        }
+        out[at..at + 8].copy_from_slice(&next.to_be_bytes());
+        placed.push(Placed {
+            begin: next,
+            len: v.len,
+            values: v.values,
+        });
+        next += v.len as u64 * 8;
     }
-    Ok(out)
+    Ok((out, placed))
 }
 
-/// Checks that a cube's parts agree with each other.
-fn check(cube: &DataCube) -> Result<(), QueryError> {
+/// Checks that a cube's parts agree with each other (and with its values, with `values`).
+fn check(cube: &DataCube, values: bool) -> Result<(), QueryError> {
     let bad = |what: String| Err(QueryError::Invalid(format!("variable '{}': {what}", cube.name)));
     if cube.dims.len() != cube.shape.len() || cube.coords.len() != cube.shape.len() {
         return bad(format!(
@@ -244,7 +387,7 @@ fn check(cube: &DataCube) -> Result<(), QueryError> {
         }
     }
     let n: usize = cube.shape.iter().product();
-    if n != cube.values.len() {
+    if values && n != cube.values.len() {
         return bad(format!("shape {:?} but {} values", cube.shape, cube.values.len()));
     }
     Ok(())

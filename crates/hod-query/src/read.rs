@@ -1,17 +1,12 @@
-//! Plan → fetch → decode → assemble: reads only the chunks a selection touches.
+//! Plan → fetch → decode → assemble, block by block: reads only the chunks a selection touches,
+//! holding at most a memory budget's worth of values and chunk bytes at a time.
 
-use crate::QueryError;
-use crate::select::{Bbox, Role, index_range, is_longitude, longitude_ranges, resolve, role, time_values};
-use futures::{StreamExt, TryStreamExt};
-use hod_core::time::format_unix_seconds;
-use hod_core::{Attrs, ChunkLoc};
-use hod_index::manifest::{Located, Packing};
-use hod_index::{DatasetMeta, Objects, Shard, packing_from_attrs, read_shards, read_variable};
+use crate::select::Bbox;
+use crate::sink::{Block, Collect, Sink};
+use crate::{QueryError, fetch, plan};
+use hod_core::Attrs;
+use hod_index::{DatasetMeta, Objects};
 use hod_store::Store;
-use std::collections::{BTreeMap, HashMap};
-
-/// Chunk reads in flight at once.
-const CONCURRENCY: usize = 32;
 
 /// What to read: variables, an inclusive time range (seconds since 1970) and a bbox.
 #[derive(Debug, Clone, Default)]
@@ -88,365 +83,90 @@ impl DataCube {
     }
 }
 
-/// The selected indices along one dimension, in output order.
-struct Axis {
-    indices: Vec<usize>,
-    coords: Vec<f64>,
-    /// The coordinate is a CF time, in seconds since 1970.
-    time: bool,
-}
-
-/// Reads a selection of a dataset.
+/// Reads a selection of a dataset into memory.
 ///
 /// # Errors
 /// Unknown variables, a bbox or time range that selects nothing, or read/decode failures
-/// (naming the source object and byte range); with `deaccumulate`, variables that are not
-/// accumulated or whose convention is unknown.
+/// (naming the source object and byte range).
 pub async fn read(store: &Store, meta: &DatasetMeta, req: &Request) -> Result<Vec<DataCube>, QueryError> {
-    if req.deaccumulate {
-        return crate::deaccumulate::read(store, meta, req).await;
-    }
-    read_selection(store, meta, req).await
+    let mut all = Collect::new();
+    read_to(store, meta, req, usize::MAX, &mut all).await?;
+    Ok(all.into_cubes())
 }
 
-/// Reads a selection as stored (no de-accumulation).
-pub(crate) async fn read_selection(
+/// Reads a selection of a dataset into `sink`, block by block along the first dimension: each
+/// block's values plus the chunk bytes read for it stay within `budget` bytes (a block holds at
+/// least one row, or one [`Sink::granule`], whatever the budget). A result within the budget is
+/// one block per variable.
+///
+/// The sink gets the layout, then the blocks in the order [`crate::sink`] describes, then
+/// `finish`; after an error it gets nothing more (and, dropped, leaves no output).
+///
+/// # Errors
+/// As [`read`], and the sink's errors.
+pub async fn read_to(
     store: &Store,
     meta: &DatasetMeta,
     req: &Request,
-) -> Result<Vec<DataCube>, QueryError> {
-    if let (Some(s), Some(e)) = (req.start, req.end)
-        && s > e
-    {
-        return Err(QueryError::Invalid("the start time is after the end time".into()));
-    }
-    // A polygon reads its bounding box, then masks the cells whose centre is outside.
-    let bounded;
-    let req = match (&req.polygon, req.bbox) {
-        (Some(area), None) => {
-            let (west, south, east, north) = area.bounds();
-            bounded = Request {
-                bbox: Some(Bbox {
-                    west,
-                    south,
-                    east,
-                    north,
-                }),
-                ..req.clone()
-            };
-            &bounded
-        }
-        _ => req,
-    };
-    let mut cubes = Vec::new();
-    let mut coord_cache: HashMap<String, Vec<f64>> = HashMap::new();
-    for wanted in &req.vars {
-        let (name, var) = resolve(meta, wanted)?;
-        let concat_axis = meta
-            .concat
-            .as_ref()
-            .and_then(|c| var.array.dims.iter().position(|d| *d == c.dim));
-        // Shards overlapping the requested time range (all of them without one).
-        let shards = match &meta.concat {
-            Some(c) if concat_axis.is_some() => {
-                let keep: Vec<(u64, u64)> = c
-                    .shards
-                    .iter()
-                    .filter(|s| match s.time_range {
-                        Some((a, b)) => req.end.is_none_or(|e| a <= e) && req.start.is_none_or(|st| b >= st),
-                        None => true,
-                    })
-                    .map(|s| (s.start, s.end))
-                    .collect();
-                let range = keep.first().map_or(0, |s| s.0)..keep.last().map_or(0, |s| s.1);
-                read_shards(store, meta, range).await?
-            }
-            _ => Vec::new(),
-        };
-        if let (Some(c), Some(_), true) = (&meta.concat, concat_axis, shards.is_empty()) {
-            let cover = c.time_range.map_or_else(String::new, |(a, b)| {
-                format!(
-                    " (the data covers {} .. {})",
-                    format_unix_seconds(a),
-                    format_unix_seconds(b)
-                )
-            });
-            return Err(QueryError::Empty(format!(
-                "no '{}' step between the requested times{cover}",
-                c.dim
-            )));
-        }
-        let mut axes = Vec::new();
-        let mut roles = Vec::new();
-        for (d, dim) in var.array.dims.iter().enumerate() {
-            let n = var.array.shape[d] as usize;
-            let coord = meta
-                .variables
-                .iter()
-                .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims[0] == *dim);
-            let Some((cname, cvar)) = coord else {
-                axes.push(Axis {
-                    indices: (0..n).collect(),
-                    coords: (0..n).map(|i| i as f64).collect(),
-                    time: false,
-                });
-                continue;
-            };
-            let r = role(cname, cvar);
-            roles.push((d, r));
-            let lon = is_longitude(cname, cvar);
-            let values = if Some(d) == concat_axis {
-                // The concat coordinate comes from the loaded shards, offset by the first one.
-                let first = shards.first().map_or(0, |s| s.start) as usize;
-                let vals: Vec<f64> = shards.iter().flat_map(|s| s.coord.iter().copied()).collect();
-                let vals = if r == Role::Time {
-                    time_values(cname, cvar, &vals)?
-                } else {
-                    vals
-                };
-                axes.push(select_axis((r, lon), &vals, req, first, dim)?);
-                continue;
-            } else if let Some(v) = coord_cache.get(cname) {
-                v.clone()
-            } else {
-                let v = read_variable(store, meta, cname, true).await?;
-                let v = if r == Role::Time {
-                    time_values(cname, cvar, &v)?
-                } else {
-                    v
-                };
-                coord_cache.insert(cname.to_string(), v.clone());
-                v
-            };
-            axes.push(select_axis((r, lon), &values, req, 0, dim)?);
-        }
-        let mut cube = read_cube(store, meta, name, &shards, concat_axis, axes).await?;
-        if let Some(area) = &req.polygon {
-            mask_outside(&mut cube, area, &roles)?;
-        }
-        cubes.push(cube);
-    }
-    Ok(cubes)
-}
-
-/// Sets to NaN the cells whose centre is outside the area.
-fn mask_outside(
-    cube: &mut DataCube,
-    area: &crate::polygon::Area,
-    roles: &[(usize, Role)],
+    budget: usize,
+    sink: &mut dyn Sink,
 ) -> Result<(), QueryError> {
-    let find = |want: Role| roles.iter().find(|(_, r)| *r == want).map(|(d, _)| *d);
-    let (Some(xd), Some(yd)) = (find(Role::X), find(Role::Y)) else {
-        return Err(QueryError::Invalid(format!(
-            "'{}' has no x/y (longitude/latitude) dimensions to clip to a polygon",
-            cube.name
-        )));
-    };
-    let inside: Vec<Vec<bool>> = cube.coords[yd]
-        .iter()
-        .map(|&y| cube.coords[xd].iter().map(|&x| area.contains(x, y)).collect())
-        .collect();
-    let rank = cube.shape.len();
-    let mut pos = vec![0usize; rank];
-    for v in cube.values.iter_mut() {
-        if !inside[pos[yd]][pos[xd]] {
-            *v = f64::NAN;
-        }
-        for d in (0..rank).rev() {
-            pos[d] += 1;
-            if pos[d] < cube.shape[d] {
-                break;
-            }
-            pos[d] = 0;
-        }
+    if req.deaccumulate {
+        return crate::deaccumulate::read_to(store, meta, req, budget, sink).await;
     }
-    Ok(())
+    read_plain(store, meta, req, budget, sink).await
 }
 
-/// Selects along one axis by its role: time range, bbox x or y, or everything.
-fn select_axis(
-    (r, lon): (Role, bool),
-    values: &[f64],
-    req: &Request,
-    offset: usize,
-    dim: &str,
-) -> Result<Axis, QueryError> {
-    let ranges: Vec<std::ops::Range<usize>> = match (r, req.bbox) {
-        (Role::Time, _) if req.start.is_some() || req.end.is_some() => {
-            vec![index_range(
-                values,
-                req.start.unwrap_or(f64::MIN),
-                req.end.unwrap_or(f64::MAX),
-            )]
-        }
-        (Role::Y, Some(b)) => vec![index_range(values, b.south, b.north)],
-        (Role::X, Some(b)) if lon => longitude_ranges(values, b.west, b.east)
-            .into_iter()
-            .map(|(lo, hi)| index_range(values, lo, hi))
-            .collect(),
-        (Role::X, Some(b)) => vec![index_range(values, b.west, b.east)],
-        _ => std::iter::once(0..values.len()).collect(),
-    };
-    let indices: Vec<usize> = ranges.into_iter().flatten().collect();
-    if indices.is_empty() {
-        let (lo, hi) = values
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-        let what = match r {
-            Role::Time => format!(
-                "no '{dim}' step between the requested times (the data covers {} .. {})",
-                hod_core::time::format_unix_seconds(lo),
-                hod_core::time::format_unix_seconds(hi)
-            ),
-            _ => format!("no '{dim}' point inside the bbox (the data covers {lo} .. {hi})"),
-        };
-        return Err(QueryError::Empty(what));
-    }
-    let coords = indices.iter().map(|&i| values[i]).collect();
-    Ok(Axis {
-        indices: indices.into_iter().map(|i| i + offset).collect(),
-        coords,
-        time: r == Role::Time,
-    })
-}
-
-async fn read_cube(
+/// [`read_to`] without de-accumulation.
+pub(crate) async fn read_plain(
     store: &Store,
     meta: &DatasetMeta,
-    name: &str,
-    shards: &[Shard],
-    concat_axis: Option<usize>,
-    axes: Vec<Axis>,
-) -> Result<DataCube, QueryError> {
-    let var = &meta.variables[name];
-    let a = &var.array;
-    let grid = a.chunk_grid();
-    let shape: Vec<usize> = axes.iter().map(|x| x.indices.len()).collect();
-    // Per dim: for each chunk id touched, the (output position, position in chunk) pairs.
-    let per_dim: Vec<BTreeMap<u64, Vec<(usize, usize)>>> = axes
-        .iter()
-        .enumerate()
-        .map(|(d, ax)| {
-            let c = a.chunks[d].max(1);
-            let mut m: BTreeMap<u64, Vec<(usize, usize)>> = BTreeMap::new();
-            for (o, &i) in ax.indices.iter().enumerate() {
-                m.entry(i as u64 / c)
-                    .or_default()
-                    .push((o, (i as u64 % c) as usize));
-            }
-            m
-        })
-        .collect();
-    let mut chunk_ids: Vec<Vec<u64>> = vec![vec![]];
-    for m in &per_dim {
-        chunk_ids = chunk_ids
-            .into_iter()
-            .flat_map(|p| m.keys().map(move |k| [p.clone(), vec![*k]].concat()))
-            .collect();
-    }
-    // Locate every chunk: static ones from the version document, the others in the shards.
-    let statics: HashMap<&[u64], &hod_index::manifest::StaticChunk> = meta
-        .static_chunks
-        .get(name)
-        .map(|v| v.iter().map(|c| (c.index.as_slice(), c)).collect())
-        .unwrap_or_default();
-    let uniform = packing_from_attrs(a);
-    let mut jobs = Vec::new();
-    for id in chunk_ids {
-        let found: Option<(String, ChunkLoc, Option<Packing>)> = match concat_axis {
-            None => statics
-                .get(id.as_slice())
-                .map(|c| (c.source.clone(), c.loc.clone(), None)),
-            Some(ax) => {
-                let elem = id[ax] * a.chunks[ax];
-                shards
-                    .iter()
-                    .find(|s| s.start <= elem && elem < s.end)
-                    .and_then(|s| match s.locate(name, ax, &grid, &id)? {
-                        Located::Range {
-                            source,
-                            offset,
-                            length,
-                        } => Some((
-                            source.url.clone(),
-                            ChunkLoc::Range { offset, length },
-                            source.packing.get(name).cloned(),
-                        )),
-                        Located::Inline(b) => Some((String::new(), ChunkLoc::Inline(b.to_vec()), None)),
-                    })
-            }
-        };
-        if let Some((url, loc, packing)) = found {
-            jobs.push((id, url, loc, packing.unwrap_or_else(|| uniform.clone())));
+    req: &Request,
+    budget: usize,
+    sink: &mut dyn Sink,
+) -> Result<(), QueryError> {
+    let plans = plan::plan(store, meta, req).await?;
+    let layout: Vec<DataCube> = plans.iter().map(|p| p.layout.clone()).collect();
+    sink.begin(&layout)?;
+    // Variables sharing their first dimension are read round by round (CSV rows need them all).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, c) in layout.iter().enumerate() {
+        let key = |c: &DataCube| (c.dims.first().cloned(), c.shape.first().copied());
+        match groups.iter_mut().find(|g| {
+            g.first()
+                .is_some_and(|&j| !c.dims.is_empty() && key(&layout[j]) == key(c))
+        }) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
         }
     }
     let objects = Objects::new(store);
-    let decoded: Vec<(Vec<u64>, Vec<f64>)> = futures::stream::iter(jobs)
-        .map(|(id, url, loc, packing)| {
-            let objects = &objects;
-            async move { Ok::<_, QueryError>((id, objects.chunk_values(a, &url, &loc, Some(packing)).await?)) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut values = vec![f64::NAN; shape.iter().product()];
-    let chunk_shape: Vec<usize> = a.chunks.iter().map(|&c| c as usize).collect();
-    for (id, chunk) in decoded {
-        copy(&per_dim, &id, &chunk_shape, &shape, &chunk, &mut values);
+    for group in groups {
+        let members: Vec<&plan::VarPlan> = group.iter().map(|&i| &plans[i]).collect();
+        let granule = group.iter().map(|&i| sink.granule(i)).fold(1, lcm);
+        for rows in plan::split_rows(&members, budget, granule) {
+            for (&var, p) in group.iter().zip(&members) {
+                let values = fetch::read_rows(&objects, p, rows.clone()).await?;
+                sink.block(Block {
+                    var,
+                    rows: rows.clone(),
+                    values,
+                })?;
+            }
+        }
     }
-    Ok(DataCube {
-        name: name.to_string(),
-        dims: a.dims.clone(),
-        shape,
-        time_dims: axes.iter().map(|x| x.time).collect(),
-        coords: axes.into_iter().map(|x| x.coords).collect(),
-        values,
-        attrs: a.attrs.clone(),
-    })
+    sink.finish()
 }
 
-/// Copies the selected elements of one decoded chunk into the output.
-fn copy(
-    per_dim: &[BTreeMap<u64, Vec<(usize, usize)>>],
-    id: &[u64],
-    chunk_shape: &[usize],
-    out_shape: &[usize],
-    chunk: &[f64],
-    out: &mut [f64],
-) {
-    let lists: Vec<&Vec<(usize, usize)>> = match per_dim.iter().zip(id).map(|(m, i)| m.get(i)).collect() {
-        Some(l) => l,
-        None => return,
+fn lcm(a: usize, b: usize) -> usize {
+    let gcd = |mut x: usize, mut y: usize| {
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
     };
-    let rank = lists.len();
-    if rank == 0 {
-        if let (Some(o), Some(c)) = (out.first_mut(), chunk.first()) {
-            *o = *c;
-        }
-        return;
-    }
-    let mut pos = vec![0usize; rank];
-    loop {
-        let (mut o, mut c) = (0usize, 0usize);
-        for d in 0..rank {
-            let (op, cp) = lists[d][pos[d]];
-            o = o * out_shape[d] + op;
-            c = c * chunk_shape[d] + cp;
-        }
-        if let (Some(slot), Some(v)) = (out.get_mut(o), chunk.get(c)) {
-            *slot = *v;
-        }
-        let mut d = rank;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            pos[d] += 1;
-            if pos[d] < lists[d].len() {
-                break;
-            }
-            pos[d] = 0;
-        }
+    match (a, b) {
+        (0, n) | (n, 0) => n,
+        _ => a / gcd(a, b) * b,
     }
 }

@@ -11,6 +11,7 @@
 //! The group is built in a sibling `<path>.partial-<pid>` directory and renamed onto `path` at
 //! the end, so `path` never holds a half-written group.
 
+use crate::sink::{Block, Sink};
 use crate::{DataCube, QueryError};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -18,6 +19,7 @@ use hod_core::Attrs;
 use serde_json::{Value, json};
 use std::fs;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Largest chunk written, in bytes (leading dimensions are split to stay under it).
@@ -40,8 +42,17 @@ struct Node<'a> {
     name: String,
     dims: Vec<String>,
     shape: Vec<usize>,
-    values: &'a [f64],
+    values: Values<'a>,
     attrs: Attrs,
+}
+
+/// Where an array's values come from.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    /// A dimension's coordinates, known up front.
+    Coord(&'a [f64]),
+    /// The values of layout variable `i`, written block by block.
+    Cube(usize),
 }
 
 /// Writes `cubes` as a Zarr v3 group at `path`, a directory that must not exist yet.
@@ -55,22 +66,173 @@ struct Node<'a> {
 /// two cubes disagree on a dimension (naming both) or a name cannot name a Zarr array;
 /// [`QueryError::Write`] when the file system refuses a write. On error nothing is left behind.
 pub fn write_zarr(path: &Path, cubes: &[DataCube], global_attrs: &Attrs) -> Result<(), QueryError> {
-    let nodes = plan(cubes)?;
-    if fs::symlink_metadata(path).is_ok() {
-        return Err(QueryError::Invalid(format!(
-            "{} already exists; refusing to overwrite it",
-            path.display()
-        )));
+    for c in cubes {
+        check_cube(c, true)?;
     }
-    let tmp = partial_path(path)?;
-    fs::create_dir(&tmp).map_err(write_err(&tmp))?;
-    let result = write_group(&tmp, &nodes, global_attrs)
-        .and_then(|()| fs::rename(&tmp, path).map_err(write_err(path)));
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_dir_all(&tmp);
+    let mut w = ZarrWriter::new(path, global_attrs, MAX_CHUNK_BYTES);
+    w.begin(cubes)?;
+    for (i, c) in cubes.iter().enumerate() {
+        w.write_rows(i, 0..c.shape.first().copied().unwrap_or(1), &c.values)?;
     }
-    result
+    w.finish()
+}
+
+/// Writes a Zarr group (as [`write_zarr`] does) from a streamed read: [`Sink::begin`] writes the
+/// metadata and the coordinates, and chooses each array's chunks (at most `max_chunk_bytes`);
+/// [`Sink::granule`] asks for blocks of whole chunks along the first dimension, so each block is
+/// written as chunk objects at once. Dropped before [`Sink::finish`], it removes the partial group.
+#[derive(Debug)]
+pub struct ZarrWriter {
+    path: PathBuf,
+    global_attrs: Attrs,
+    max_chunk_bytes: usize,
+    /// The partial group, once begun.
+    tmp: Option<PathBuf>,
+    /// Per layout variable: its array's directory, shape and chunk shape; `None` for a variable
+    /// written as its dimension's coordinate.
+    arrays: Vec<Option<OutArray>>,
+}
+
+/// A data array being written: its directory, shape and chunk shape.
+type OutArray = (PathBuf, Vec<usize>, Vec<usize>);
+
+impl ZarrWriter {
+    /// A writer of the group `path` (a directory that must not exist yet) with chunks of at most
+    /// `max_chunk_bytes` (and one row of the last dimension, at least).
+    pub fn new(path: &Path, global_attrs: &Attrs, max_chunk_bytes: usize) -> ZarrWriter {
+        ZarrWriter {
+            path: path.to_path_buf(),
+            global_attrs: global_attrs.clone(),
+            max_chunk_bytes: max_chunk_bytes.min(MAX_CHUNK_BYTES),
+            tmp: None,
+            arrays: Vec::new(),
+        }
+    }
+
+    /// Writes rows `rows` of variable `var`: whole chunks along the first dimension, but for the
+    /// array's last rows.
+    fn write_rows(&mut self, var: usize, rows: Range<usize>, values: &[f64]) -> Result<(), QueryError> {
+        let Some(array) = self.arrays.get(var) else {
+            return Err(QueryError::Invalid(format!("no output variable {var}")));
+        };
+        let Some((dir, shape, chunk)) = array else {
+            // A coordinate's own cube: written with the coordinates.
+            return Ok(());
+        };
+        let mut block_shape = shape.clone();
+        let first = match (block_shape.first_mut(), chunk.first()) {
+            (Some(n), Some(&c)) => {
+                let whole = rows.start.is_multiple_of(c) && (rows.end.is_multiple_of(c) || rows.end == *n);
+                if !whole || rows.end > *n {
+                    return Err(QueryError::Invalid(format!(
+                        "rows {rows:?} of '{}' are not whole chunks of {c} rows",
+                        dir.display()
+                    )));
+                }
+                *n = rows.len();
+                rows.start / c
+            }
+            _ => 0,
+        };
+        if block_shape.iter().product::<usize>() != values.len() {
+            return Err(QueryError::Invalid(format!(
+                "{} values for rows {rows:?} of '{}'",
+                values.len(),
+                dir.display()
+            )));
+        }
+        write_chunks(dir, values, &block_shape, chunk, first)
+    }
+}
+
+impl Sink for ZarrWriter {
+    fn begin(&mut self, layout: &[DataCube]) -> Result<(), QueryError> {
+        for c in layout {
+            check_cube(c, false)?;
+        }
+        let nodes = plan(layout)?;
+        if fs::symlink_metadata(&self.path).is_ok() {
+            return Err(QueryError::Invalid(format!(
+                "{} already exists; refusing to overwrite it",
+                self.path.display()
+            )));
+        }
+        let tmp = partial_path(&self.path)?;
+        fs::create_dir(&tmp).map_err(write_err(&tmp))?;
+        // From here on, dropping `self` removes the partial group.
+        self.tmp = Some(tmp.clone());
+        self.arrays = vec![None; layout.len()];
+        let mut docs = serde_json::Map::new();
+        let mut chunks: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|n| chunk_shape(&n.shape, self.max_chunk_bytes / 8))
+            .collect();
+        // Data arrays sharing their first dimension share its chunk length, so that the blocks
+        // read round by round for all of them are whole chunks of each.
+        for i in 0..nodes.len() {
+            let same = |j: usize| {
+                matches!(nodes[j].values, Values::Cube(_))
+                    && !nodes[j].dims.is_empty()
+                    && nodes[j].dims.first() == nodes[i].dims.first()
+            };
+            if same(i)
+                && let Some(c0) = (0..nodes.len()).filter(|&j| same(j)).map(|j| chunks[j][0]).min()
+            {
+                chunks[i][0] = c0;
+            }
+        }
+        for (node, chunk) in nodes.iter().zip(chunks) {
+            let doc = array_doc(node, &chunk);
+            let dir = tmp.join(&node.name);
+            fs::create_dir(&dir).map_err(write_err(&dir))?;
+            write_json(&dir.join("zarr.json"), &doc)?;
+            docs.insert(node.name.clone(), doc);
+            match node.values {
+                Values::Coord(v) => write_chunks(&dir, v, &node.shape, &chunk, 0)?,
+                Values::Cube(i) => self.arrays[i] = Some((dir, node.shape.clone(), chunk)),
+            }
+        }
+        // zarr-python 3's inline consolidated metadata, so that openers find every array in one
+        // read (and xarray does not warn); readers that do not know it ignore it.
+        let root = json!({
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": self.global_attrs,
+            "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": docs},
+        });
+        write_json(&tmp.join("zarr.json"), &root)
+    }
+
+    fn granule(&self, var: usize) -> usize {
+        match self.arrays.get(var) {
+            Some(Some((_, _, chunk))) => chunk.first().copied().unwrap_or(1),
+            _ => 1,
+        }
+    }
+
+    fn block(&mut self, block: Block) -> Result<(), QueryError> {
+        self.write_rows(block.var, block.rows, &block.values)
+    }
+
+    fn finish(&mut self) -> Result<(), QueryError> {
+        let Some(tmp) = self.tmp.take() else {
+            return Err(QueryError::Invalid("the Zarr writer was not begun".into()));
+        };
+        fs::rename(&tmp, &self.path).map_err(|e| {
+            // Best effort: the rename's error is the one worth reporting.
+            let _ = fs::remove_dir_all(&tmp);
+            write_err(&self.path)(e)
+        })
+    }
+}
+
+impl Drop for ZarrWriter {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            // Unfinished: leave nothing behind.
+            let _ = fs::remove_dir_all(tmp);
+        }
+    }
 }
 
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> QueryError + '_ {
@@ -111,8 +273,7 @@ struct Dim<'a> {
 fn plan(cubes: &[DataCube]) -> Result<Vec<Node<'_>>, QueryError> {
     let mut dims: Vec<Dim> = Vec::new();
     let mut vars = Vec::new();
-    for c in cubes {
-        check_cube(c)?;
+    for (i, c) in cubes.iter().enumerate() {
         let mut names = Vec::new();
         for (d, dim) in c.dims.iter().enumerate() {
             let name = node_name(dim)?;
@@ -154,7 +315,7 @@ fn plan(cubes: &[DataCube]) -> Result<Vec<Node<'_>>, QueryError> {
             name,
             dims: names,
             shape: c.shape.clone(),
-            values: &c.values,
+            values: Values::Cube(i),
             attrs,
         });
     }
@@ -170,14 +331,14 @@ fn plan(cubes: &[DataCube]) -> Result<Vec<Node<'_>>, QueryError> {
         attrs: coord_attrs(&d.name, d.time),
         dims: vec![d.name.clone()],
         shape: vec![d.coords.len()],
-        values: d.coords,
+        values: Values::Coord(d.coords),
         name: d.name,
     }));
     Ok(vars)
 }
 
-/// Rank, lengths and value count agree.
-fn check_cube(c: &DataCube) -> Result<(), QueryError> {
+/// Rank and lengths agree (and the value count, with `values`).
+fn check_cube(c: &DataCube, values: bool) -> Result<(), QueryError> {
     let bad = |what: String| Err(QueryError::Invalid(format!("cube '{}': {what}", c.name)));
     if c.dims.len() != c.shape.len() || c.coords.len() != c.shape.len() {
         return bad(format!(
@@ -196,7 +357,7 @@ fn check_cube(c: &DataCube) -> Result<(), QueryError> {
         ));
     }
     let n = c.shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n));
-    if n != Some(c.values.len()) {
+    if n.is_none() || (values && n != Some(c.values.len())) {
         return bad(format!("shape {:?} but {} values", c.shape, c.values.len()));
     }
     Ok(())
@@ -222,30 +383,6 @@ fn coord_attrs(name: &str, time: bool) -> Attrs {
         }
     };
     pairs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
-}
-
-fn write_group(dir: &Path, nodes: &[Node], global_attrs: &Attrs) -> Result<(), QueryError> {
-    let chunks: Vec<Vec<usize>> = nodes
-        .iter()
-        .map(|n| chunk_shape(&n.shape, MAX_CHUNK_BYTES / 8))
-        .collect();
-    let docs: serde_json::Map<String, Value> = nodes
-        .iter()
-        .zip(&chunks)
-        .map(|(n, c)| (n.name.clone(), array_doc(n, c)))
-        .collect();
-    for ((node, chunk), doc) in nodes.iter().zip(&chunks).zip(docs.values()) {
-        write_array(&dir.join(&node.name), node, chunk, doc)?;
-    }
-    // zarr-python 3's inline consolidated metadata, so that openers find every array in one read
-    // (and xarray does not warn); readers that do not know it ignore it.
-    let root = json!({
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": global_attrs,
-        "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": docs},
-    });
-    write_json(&dir.join("zarr.json"), &root)
 }
 
 fn write_json(path: &Path, doc: &Value) -> Result<(), QueryError> {
@@ -286,30 +423,31 @@ fn array_doc(node: &Node, chunk: &[usize]) -> Value {
     })
 }
 
-fn write_array(dir: &Path, node: &Node, chunk: &[usize], doc: &Value) -> Result<(), QueryError> {
-    fs::create_dir(dir).map_err(write_err(dir))?;
-    write_json(&dir.join("zarr.json"), doc)?;
-    let counts: Vec<usize> = node
-        .shape
-        .iter()
-        .zip(chunk)
-        .map(|(&n, &c)| n.div_ceil(c))
-        .collect();
+/// Writes the chunks of a C-order array of `shape` (the rows of a bigger one from chunk row
+/// `first` on, along the first dimension); chunks holding only NaN are left out.
+fn write_chunks(
+    dir: &Path,
+    values: &[f64],
+    shape: &[usize],
+    chunk: &[usize],
+    first: usize,
+) -> Result<(), QueryError> {
+    let counts: Vec<usize> = shape.iter().zip(chunk).map(|(&n, &c)| n.div_ceil(c)).collect();
     if counts.contains(&0) {
         return Ok(());
     }
     let mut id = vec![0usize; counts.len()];
     loop {
-        let values = extract(node.values, &node.shape, chunk, &id);
-        if values.iter().any(|v| !v.is_nan()) {
+        let part = extract(values, shape, chunk, &id);
+        if part.iter().any(|v| !v.is_nan()) {
             let mut file = dir.join("c");
-            for i in &id {
-                file.push(i.to_string());
+            for (d, i) in id.iter().enumerate() {
+                file.push((if d == 0 { i + first } else { *i }).to_string());
             }
             if let Some(parent) = file.parent() {
                 fs::create_dir_all(parent).map_err(write_err(parent))?;
             }
-            fs::write(&file, gzip(&values).map_err(write_err(&file))?).map_err(write_err(&file))?;
+            fs::write(&file, gzip(&part).map_err(write_err(&file))?).map_err(write_err(&file))?;
         }
         if !next(&mut id, &counts) {
             return Ok(());

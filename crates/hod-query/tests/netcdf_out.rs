@@ -4,7 +4,9 @@
 
 use hod_core::Attrs;
 use hod_formats::{FileSource, ScanOptions, decode_chunk, scan};
-use hod_query::{DataCube, QueryError, netcdf::write_netcdf};
+use hod_query::netcdf::{NetcdfWriter, write_netcdf};
+use hod_query::sink::Sink;
+use hod_query::{DataCube, QueryError, Request, read, read_to};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -323,4 +325,122 @@ proptest! {
         prop_assert!(same_bits(&v.values, &cube.values));
         prop_assert_eq!(vars["d0"].attrs.contains_key("calendar"), time_first);
     }
+}
+
+/// Writes the in-memory read of a selection of the per-file packed ERA5 netCDF3 set (80 hours x
+/// 17 x 13, over 5 files) to `dir/whole.nc`, and the same selection streamed within `budget`
+/// bytes to `dir/streamed.nc`.
+fn whole_and_streamed(dir: &Path, budget: usize) -> Vec<DataCube> {
+    let data = std::env::var_os("HOD_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
+    let mut files: Vec<String> = std::fs::read_dir(data.join("era5-daily-nc3"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = hod_store::Store::open("memory://netcdf-streamed").unwrap();
+    rt.block_on(hod_index::ingest(
+        &store,
+        "d",
+        &files,
+        &Default::default(),
+        &hod_index::Quiet,
+    ))
+    .unwrap();
+    let meta = rt.block_on(hod_index::read_meta(&store, "d")).unwrap();
+    let req = Request {
+        vars: vec!["t2m".into()],
+        start: Some(hod_query::parse_time("2019-03-09T20").unwrap()),
+        end: Some(hod_query::parse_time("2019-03-13T03").unwrap()),
+        bbox: Some("-3,51,0,55".parse().unwrap()),
+        ..Default::default()
+    };
+    let whole = rt.block_on(read(&store, &meta, &req)).unwrap();
+    let global = attrs(json!({"title": "streamed"}));
+    write_netcdf(&dir.join("whole.nc"), &whole, &global).unwrap();
+    let mut w = NetcdfWriter::new(&dir.join("streamed.nc"), &global);
+    rt.block_on(read_to(&store, &meta, &req, budget, &mut w)).unwrap();
+    whole
+}
+
+/// The file with its `history` time stamp blanked (the two files were written at other times).
+fn without_stamp(path: &Path) -> Vec<u8> {
+    let mut b = std::fs::read(path).unwrap();
+    let mark = b"Z: written by hod";
+    let at = b.windows(mark.len()).position(|w| w == mark).unwrap();
+    b[at - 19..at].fill(b'_');
+    b
+}
+
+#[test]
+fn streamed_file_equals_the_in_memory_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 kB: blocks of a few time steps.
+    let whole = whole_and_streamed(dir.path(), 30_000);
+    assert_eq!(whole[0].shape, [80, 17, 13]);
+    assert!(without_stamp(&dir.path().join("whole.nc")) == without_stamp(&dir.path().join("streamed.nc")));
+    let (_, vars) = read_back(&dir.path().join("streamed.nc"));
+    assert!(same_bits(&vars["t2m"].values, &whole[0].values));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["streamed.nc", "whole.nc"]);
+}
+
+#[test]
+fn unfinished_stream_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = NetcdfWriter::new(&dir.path().join("out.nc"), &Attrs::new());
+    w.begin(&[DataCube {
+        values: Vec::new(),
+        ..t2m()
+    }])
+    .unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    drop(w);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+const PY_SAME: &str = r#"
+import sys
+import numpy as np, netCDF4
+a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
+assert set(a.variables) == set(b.variables), (a.variables, b.variables)
+for name in a.variables:
+    x, y = a[name][:], b[name][:]
+    assert x.shape == y.shape, name
+    assert np.array_equal(np.ma.getmaskarray(x), np.ma.getmaskarray(y)), name
+    assert np.array_equal(np.ma.filled(x, 0.0), np.ma.filled(y, 0.0)), name
+print("OK", a["t2m"].shape)
+"#;
+
+#[test]
+fn netcdf4_python_reads_the_streamed_file_as_the_in_memory_one() {
+    let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
+    if !Path::new(&python).exists() {
+        assert!(
+            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "HOD_REQUIRE_INTEROP=1 but {python} is missing"
+        );
+        println!("SKIP: {python} not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    whole_and_streamed(dir.path(), 10_000);
+    let out = std::process::Command::new(&python)
+        .args(["-c", PY_SAME])
+        .arg(dir.path().join("whole.nc"))
+        .arg(dir.path().join("streamed.nc"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains("OK (80, 17, 13)"), "{text}");
 }

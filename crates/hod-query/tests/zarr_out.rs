@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_core::Attrs;
-use hod_query::zarr::write_zarr;
-use hod_query::{DataCube, QueryError};
+use hod_query::sink::Sink;
+use hod_query::zarr::{ZarrWriter, write_zarr};
+use hod_query::{DataCube, QueryError, Request, read, read_to};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::Path;
@@ -447,6 +448,10 @@ fn python_interop() {
         write_zarr(&out, &cubes, &Attrs::new()).unwrap();
         cases.push(case_json(&out, &cubes, json!({})));
     }
+    // A real selection streamed in small blocks reads back as the in-memory one.
+    let out = tmp.path().join("streamed.zarr");
+    let cubes = streamed(&out, 40_000);
+    cases.push(case_json(&out, &cubes, json!({"Conventions": "CF-1.6"})));
     let manifest = tmp.path().join("cases.json");
     std::fs::write(&manifest, serde_json::to_vec(&cases).unwrap()).unwrap();
     let run = std::process::Command::new(&python)
@@ -460,5 +465,115 @@ fn python_interop() {
         "python check failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.starts_with("OK 11"), "{stdout}");
+    assert!(stdout.starts_with("OK 12"), "{stdout}");
+}
+
+/// Streams 80 hours x 17 x 13 of the per-file packed ERA5 netCDF3 set to `out` (chunks of at
+/// most 10,000 bytes, blocks within `budget`); returns the in-memory read of the same selection.
+fn streamed(out: &Path, budget: usize) -> Vec<DataCube> {
+    let data = std::env::var_os("HOD_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
+    let mut files: Vec<String> = std::fs::read_dir(data.join("era5-daily-nc3"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = hod_store::Store::open("memory://zarr-streamed").unwrap();
+    rt.block_on(hod_index::ingest(
+        &store,
+        "d",
+        &files,
+        &Default::default(),
+        &hod_index::Quiet,
+    ))
+    .unwrap();
+    let meta = rt.block_on(hod_index::read_meta(&store, "d")).unwrap();
+    let req = Request {
+        vars: vec!["t2m".into()],
+        start: Some(hod_query::parse_time("2019-03-09T20").unwrap()),
+        end: Some(hod_query::parse_time("2019-03-13T03").unwrap()),
+        bbox: Some("-3,51,0,55".parse().unwrap()),
+        ..Default::default()
+    };
+    let whole = rt.block_on(read(&store, &meta, &req)).unwrap();
+    let mut w = ZarrWriter::new(out, &attrs(json!({"Conventions": "CF-1.6"})), 10_000);
+    rt.block_on(read_to(&store, &meta, &req, budget, &mut w)).unwrap();
+    whole
+}
+
+#[test]
+fn streamed_group_equals_the_in_memory_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s.zarr");
+    let whole = streamed(&out, 40_000);
+    let c = &whole[0];
+    assert_eq!(c.shape, [80, 17, 13]);
+    let (shape, v) = read_array(&out.join("t2m"));
+    assert_eq!(shape, c.shape);
+    assert_same(&v, &c.values, "t2m");
+    // Blocks of whole chunks: 10,000 bytes hold 5 rows of 17 x 13.
+    let doc = read_json(&out.join("t2m/zarr.json"));
+    assert_eq!(
+        doc["chunk_grid"]["configuration"]["chunk_shape"],
+        json!([5, 17, 13])
+    );
+    for (d, coords) in c.dims.iter().zip(&c.coords) {
+        assert_same(&read_array(&out.join(d)).1, coords, d);
+    }
+    // Nothing but the group is left.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn unfinished_stream_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s.zarr");
+    let mut w = ZarrWriter::new(&out, &Attrs::new(), 1000);
+    w.begin(&[DataCube {
+        values: Vec::new(),
+        ..cube3()
+    }])
+    .unwrap();
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    drop(w);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn arrays_sharing_the_first_dimension_share_its_chunk_length() {
+    // 240 bytes hold one row of t2m (30 values) but all 4 of count: both get 1-row chunks.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s.zarr");
+    let cubes = [cube3(), cube1()];
+    let mut w = ZarrWriter::new(&out, &Attrs::new(), 240);
+    let layout: Vec<DataCube> = cubes
+        .iter()
+        .map(|c| DataCube {
+            values: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    w.begin(&layout).unwrap();
+    assert_eq!((w.granule(0), w.granule(1)), (1, 1));
+    for row in 0..4 {
+        for (var, c) in cubes.iter().enumerate() {
+            let n = c.values.len() / 4;
+            w.block(hod_query::sink::Block {
+                var,
+                rows: row..row + 1,
+                values: c.values[row * n..(row + 1) * n].to_vec(),
+            })
+            .unwrap();
+        }
+    }
+    w.finish().unwrap();
+    for c in &cubes {
+        let (shape, v) = read_array(&out.join(&c.name));
+        assert_eq!(shape, c.shape);
+        assert_same(&v, &c.values, &c.name);
+    }
+    let doc = read_json(&out.join("count/zarr.json"));
+    assert_eq!(doc["chunk_grid"]["configuration"]["chunk_shape"], json!([1]));
 }
