@@ -566,7 +566,8 @@ impl Sink for DeaccumulateSink<'_> {
     fn begin(&mut self, layout: &[DataCube]) -> Result<(), QueryError> {
         let mut layout = layout.to_vec();
         for (cube, state) in layout.iter_mut().zip(&self.states) {
-            if state.convention == Convention::SinceMidnight && time_axis(cube)? != 0 {
+            // (The layout has no values yet, so `time_axis` cannot check it.)
+            if state.convention == Convention::SinceMidnight && cube.time_dims.first() != Some(&true) {
                 return Err(QueryError::Invalid(format!(
                     "'{}': time must be the first dimension to de-accumulate since 00 UTC",
                     cube.name
