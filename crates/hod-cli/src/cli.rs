@@ -77,6 +77,8 @@ pub enum Command {
         #[arg(long)]
         reduce: Option<String>,
     },
+    /// Basin-average series: exact coverage-weighted means over polygons, one column per basin.
+    BasinMean(crate::basin_mean::Args),
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -127,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 crate::read::run(&store, args, cli.json).await
             }
+            Command::BasinMean(args) => crate::basin_mean::run(&store, args, cli.json).await,
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
             Command::Refs {

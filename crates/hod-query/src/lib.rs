@@ -5,6 +5,7 @@
 //! latitude in either direction, longitudes wrapped onto the dataset's convention (0..360 or
 //! -180..180) and split where a bbox crosses the seam.
 
+pub mod basin_mean;
 mod error;
 pub mod netcdf;
 pub mod polygon;
