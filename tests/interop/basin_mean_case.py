@@ -1,6 +1,6 @@
 """Synthetic gridded data over a basin, and exactextract's basin means of it.
 
-  python basin_mean_case.py make OUT.nc W S E N DEG [--ascending] [--lon360] [--steps N]
+  python basin_mean_case.py make OUT.nc W S E N DEG [--ascending] [--lon360] [--steps N] [--nc3]
       writes variable `v` (time, lat, lon), float64, a smooth field with some NaN cells that move
       with time, on a DEG grid covering W..E, S..N plus two cells.
   python basin_mean_case.py expect GRID.nc BASINS.geojson
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 
-def make(out, w, s, e, n, d, ascending, lon360, steps):
+def make(out, w, s, e, n, d, ascending, lon360, steps, nc3=False):
     import xarray as xr
 
     lon = np.arange(w - 2 * d, e + 2 * d, d) + d / 2
@@ -36,7 +36,7 @@ def make(out, w, s, e, n, d, ascending, lon360, steps):
             "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude"}),
         },
     )
-    ds.to_netcdf(out, format="NETCDF4")
+    ds.to_netcdf(out, format="NETCDF3_CLASSIC" if nc3 else "NETCDF4")
 
 
 def expect(grid, basins):
@@ -72,6 +72,6 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "make":
         steps = int(a[a.index("--steps") + 1]) if "--steps" in a else 4
-        make(a[1], *map(float, a[2:7]), "--ascending" in a, "--lon360" in a, steps)
+        make(a[1], *map(float, a[2:7]), "--ascending" in a, "--lon360" in a, steps, "--nc3" in a)
     else:
         expect(a[1], a[2])

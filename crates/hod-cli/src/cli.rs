@@ -63,9 +63,15 @@ pub enum Command {
         /// W,S,E,N in the dataset's CRS; longitudes wrap onto the dataset's convention.
         #[arg(long, allow_hyphen_values = true)]
         bbox: Option<String>,
-        /// GeoJSON polygon(s): keep the cells whose centre is inside (the others are NaN).
+        /// Polygon(s), GeoJSON or shapefile: keep the cells whose centre is inside (the others
+        /// are NaN).
         #[arg(long, conflicts_with = "bbox")]
         polygon: Option<std::path::PathBuf>,
+        /// With --polygon: keep every cell the polygon touches and add its exact covered
+        /// fraction (`coverage_fraction` in .nc/.zarr/.json output, a coverage-weighted mean
+        /// with --stats).
+        #[arg(long, requires = "polygon")]
+        coverage: bool,
         /// Print per-variable shape, count of valid values, mean, min and max.
         #[arg(long)]
         stats: bool,
@@ -115,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 stats,
                 output,
                 reduce,
+                coverage,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -126,6 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     stats,
                     output,
                     reduce,
+                    coverage,
                 };
                 crate::read::run(&store, args, cli.json).await
             }
