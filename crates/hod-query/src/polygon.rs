@@ -212,7 +212,7 @@ pub fn apply_coverage(meta: &DatasetMeta, cube: &mut DataCube, area: &Area) -> R
 /// [`apply_coverage`]'s `coverage_fraction` (same y, x as the cube's last two grid dimensions).
 pub fn coverage_mean(cube: &DataCube, fractions: &DataCube) -> Option<f64> {
     let plane = fractions.values.len();
-    if plane == 0 || cube.values.len() % plane != 0 || !cube.dims.ends_with(&fractions.dims) {
+    if plane == 0 || !cube.values.len().is_multiple_of(plane) || !cube.dims.ends_with(&fractions.dims) {
         return None;
     }
     let (mut s, mut w) = (0.0, 0.0);

@@ -330,17 +330,21 @@ impl Accumulator {
         let mut out = self.t;
         let mut below: Vec<f64> = self.d[rows * cols..].to_vec();
         for r in (0..rows).rev() {
-            for c in 0..cols {
-                let i = r * cols + c;
-                let f = out[i] + below[c];
-                out[i] = if f < NOISE {
+            let row = r * cols..(r + 1) * cols;
+            for ((o, b), d) in out[row.clone()]
+                .iter_mut()
+                .zip(below.iter_mut())
+                .zip(&self.d[row])
+            {
+                let f = *o + *b;
+                *o = if f < NOISE {
                     0.0
                 } else if f > 1.0 - NOISE {
                     1.0
                 } else {
                     f
                 };
-                below[c] += self.d[i];
+                *b += d;
             }
         }
         out
