@@ -98,6 +98,13 @@ fn main() {
             deg: 0.01,
             steps: 365,
         },
+        // One step: the weights dominate (exactextract's per-band loop does not).
+        Case {
+            basin: "salmon_river",
+            bbox: (-124.06, 54.0, -122.61, 55.06),
+            deg: 0.002,
+            steps: 1,
+        },
     ];
     println!(
         "| basin (vertices) | grid | steps | ours (weights + means) | exactextract s | regionmask frac s | vs exactextract | vs regionmask | series mean ours / exactextract |"
