@@ -42,9 +42,10 @@ pub struct Args {
     /// keeping them exact.
     #[arg(long)]
     pub float32_weights: bool,
-    /// Values read at once, in MiB (the basins' window × the steps of one block).
-    #[arg(long, default_value_t = 64)]
-    pub block_mib: usize,
+    /// Values read at once, in MiB (the basins' window × the steps of one block; fractions
+    /// allowed; at least one step is read at a time).
+    #[arg(long, default_value_t = 64.0)]
+    pub block_mib: f64,
     /// Output CSV: `time,<basin>,<basin>...`; empty cells where a basin has no valid value.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -89,7 +90,7 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         } else {
             Precision::Exact
         },
-        block_bytes: a.block_mib.max(1) << 20,
+        block_bytes: (a.block_mib.max(0.0) * 1_048_576.0) as usize,
     };
     let file =
         std::fs::File::create(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;

@@ -159,4 +159,21 @@ fn shapefile_geojson_and_coverage() {
         }
     }
     assert!((s / w - cm).abs() < 1e-9 * cm);
+
+    // basin-mean over the whole 744-step series: blocks of 0.05 MiB (tens of reads) give the same
+    // series as one block.
+    let series = |extra: &[&str]| {
+        let csv = dir.path().join("bm.csv");
+        let (g, o) = (gj.display().to_string(), csv.display().to_string());
+        let mut args = vec!["basin-mean", "nc4", "--var", "t2m", "--basins", &g, "-o", &o];
+        args.extend(extra);
+        hod(&store, &args);
+        std::fs::read_to_string(&csv).unwrap()
+    };
+    let one = series(&["--block-mib", "64"]);
+    assert_eq!(one, series(&["--block-mib", "0.05"]));
+    let lines: Vec<&str> = one.lines().collect();
+    assert_eq!(lines.len(), 745);
+    assert_eq!(lines[0], "time,0,1");
+    assert!(lines[1].starts_with("2019-03-01T00:00:00,"));
 }
