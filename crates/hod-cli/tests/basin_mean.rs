@@ -212,3 +212,62 @@ fn shapefiles_and_multiple_basins() {
         }
     }
 }
+
+#[test]
+fn projected_grids_use_planar_areas() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (nc, poly) = (dir.path().join("proj.nc"), dir.path().join("tri.geojson"));
+    // A 1 km grid in metres (x, y; y descending), random values with a NaN cell, a triangle.
+    let code = r#"
+import json, sys, numpy as np, xarray as xr
+from exactextract import exact_extract
+from exactextract.raster import NumPyRasterSource
+nc, poly = sys.argv[1], sys.argv[2]
+x = 500000 + 1000 * np.arange(40) + 500
+y = (4200000 + 1000 * np.arange(30) + 500)[::-1]
+v = 10 + np.random.default_rng(1).normal(size=(3, 30, 40))
+v[:, 5, 7] = np.nan
+xr.Dataset({"v": (("time", "y", "x"), v)}, coords={
+    "time": ("time", np.arange(3.0), {"units": "hours since 2000-01-01"}),
+    "y": ("y", y, {"standard_name": "projection_y_coordinate", "units": "m"}),
+    "x": ("x", x, {"standard_name": "projection_x_coordinate", "units": "m"})}).to_netcdf(nc)
+f = {"type": "Feature", "properties": {"id": "tri"}, "geometry": {"type": "Polygon", "coordinates":
+     [[[503300, 4203700], [531100, 4205200], [512345, 4226789], [503300, 4203700]]]}}
+json.dump(f, open(poly, "w"))
+means = [exact_extract(NumPyRasterSource(v[k], xmin=500000, ymin=4200000, xmax=540000, ymax=4230000),
+                       [f], ["m=mean"], output="geojson")[0]["properties"]["m"] for k in range(3)]
+print(json.dumps(means))
+"#;
+    let expect: Vec<f64> =
+        serde_json::from_str(&run(Command::new(&py).args(["-c", code]).arg(&nc).arg(&poly))).unwrap();
+    run(hod(&store).args(["ingest", "proj"]).arg(&nc));
+    let mut series = Vec::new();
+    for weights in ["area", "coverage"] {
+        let csv = dir.path().join(format!("{weights}.csv"));
+        run(hod(&store)
+            .args([
+                "basin-mean",
+                "proj",
+                "--var",
+                "v",
+                "--weights",
+                weights,
+                "--basins",
+            ])
+            .arg(&poly)
+            .arg("-o")
+            .arg(&csv));
+        series.push(read_csv(&csv));
+    }
+    for (k, want) in expect.iter().enumerate() {
+        for s in &series {
+            assert!(
+                (s[k][0] - want).abs() < 1e-9 * want,
+                "step {k}: {} vs {want}",
+                s[k][0]
+            );
+        }
+    }
+}

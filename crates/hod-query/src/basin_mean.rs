@@ -32,7 +32,8 @@ pub struct BasinMeanRequest {
     pub start: Option<f64>,
     /// Last time to keep (inclusive).
     pub end: Option<f64>,
-    /// Cell weights.
+    /// Cell weights; [`Weighting::Area`] becomes planar (`dx·dy`) on grids whose x is not a
+    /// longitude.
     pub weighting: Weighting,
     /// Weight rounding (exact, or exactextract's float32).
     pub precision: Precision,
@@ -95,10 +96,15 @@ pub async fn basin_mean(
     let (grid, _) =
         grid_from_centers(&xs, &ys, crs).map_err(|e| QueryError::Invalid(format!("'{name}': {e}")))?;
 
+    // Areas on the sphere or ellipsoid only mean something for lon/lat grids.
+    let weighting = match req.weighting {
+        Weighting::Area(_) if !geographic => Weighting::Area(hod_gis::zonal::AreaModel::Planar),
+        w => w,
+    };
     let cache = weight_cache();
     let weights: Vec<Arc<hod_gis::zonal::Weights>> = basins
         .iter()
-        .map(|b| cache.get(&grid, &b.shape, req.weighting, req.precision))
+        .map(|b| cache.get(&grid, &b.shape, weighting, req.precision))
         .collect();
     // The window of grid cells any basin covers.
     let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
