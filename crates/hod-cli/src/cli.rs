@@ -70,9 +70,15 @@ pub enum Command {
         /// W,S,E,N in the dataset's CRS; longitudes wrap onto the dataset's convention.
         #[arg(long, allow_hyphen_values = true)]
         bbox: Option<String>,
-        /// GeoJSON polygon(s): keep the cells whose centre is inside (the others are NaN).
+        /// Polygon(s), GeoJSON or shapefile: keep the cells whose centre is inside (the others
+        /// are NaN).
         #[arg(long, conflicts_with = "bbox")]
         polygon: Option<std::path::PathBuf>,
+        /// With --polygon: keep every cell the polygon touches and add its exact covered
+        /// fraction (`coverage_fraction` in .nc/.zarr/.json output, a coverage-weighted mean
+        /// with --stats).
+        #[arg(long, requires = "polygon")]
+        coverage: bool,
         /// Print per-variable shape, count of valid values, mean, min and max.
         #[arg(long)]
         stats: bool,
@@ -90,6 +96,8 @@ pub enum Command {
         #[arg(long, default_value = "1GiB")]
         max_memory: String,
     },
+    /// Basin-average series: exact coverage-weighted means over polygons, one column per basin.
+    BasinMean(crate::basin_mean::Args),
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -138,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 reduce,
                 deaccumulate,
                 max_memory,
+                coverage,
             } => {
                 let args = crate::read::Args {
                     dataset,
@@ -151,9 +160,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     reduce,
                     deaccumulate,
                     max_memory,
+                    coverage,
                 };
                 crate::read::run(&store, args, cli.json).await
             }
+            Command::BasinMean(args) => crate::basin_mean::run(&store, args, cli.json).await,
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
             Command::Refs {

@@ -1,5 +1,6 @@
 //! `hod`: the hydro-opendata command line. Each subcommand lives in its own module.
 
+mod basin_mean;
 mod catalog;
 mod cli;
 mod info;

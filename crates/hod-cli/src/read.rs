@@ -1,7 +1,7 @@
 //! `hod read`: a selection of a dataset, as statistics or a file (.nc, .zarr, .csv, .json).
 
 use anyhow::Context;
-use hod_query::sink::{Sink, StatsSink, Tee};
+use hod_query::sink::{Block, Collect, Sink, StatsSink, Tee};
 use hod_query::{Bbox, Request, parse_time};
 use hod_store::Store;
 use serde_json::{Map, Value};
@@ -18,6 +18,7 @@ pub struct Args {
     pub reduce: Option<String>,
     pub max_memory: String,
     pub deaccumulate: Deaccumulate,
+    pub coverage: bool,
 }
 
 /// De-accumulation options of `hod read`.
@@ -54,19 +55,27 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
     } else {
         a.vars
     };
+    let area = a
+        .polygon
+        .as_deref()
+        .map(hod_query::polygon::Area::from_path)
+        .transpose()?;
+    anyhow::ensure!(!a.coverage || area.is_some(), "--coverage needs --polygon");
+    // With --coverage every cell the polygon touches is read (not only those whose centre is
+    // inside); the values of untouched cells are then set to NaN.
+    let (polygon, bbox) = match (&area, a.coverage) {
+        (Some(area), true) => (None, Some(hod_query::polygon::coverage_bbox(&meta, area))),
+        _ => (
+            area.clone(),
+            a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
+        ),
+    };
     let req = Request {
         vars,
         start: a.start.as_deref().map(parse_time).transpose()?,
         end: a.end.as_deref().map(parse_time).transpose()?,
-        bbox: a.bbox.as_deref().map(str::parse::<Bbox>).transpose()?,
-        polygon: match &a.polygon {
-            Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-                Some(hod_query::polygon::Area::from_geojson(&text).with_context(|| p.display().to_string())?)
-            }
-            None => None,
-        },
+        bbox,
+        polygon,
         deaccumulate: a.deaccumulate.deaccumulate,
         accumulation: a
             .deaccumulate
@@ -79,57 +88,131 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         check_days(store, &meta, &req, json).await?;
     }
     let budget = parse_size(&a.max_memory)?;
-    let stats = match &a.output {
-        Some(out) => {
-            let mut writer = writer(out, &meta.attrs, a.reduce.as_deref(), budget)?;
-            let mut tee = Tee::new(writer.as_mut());
-            hod_query::read_to(store, &meta, &req, budget, &mut tee).await?;
-            let stats = tee.stats.stats();
-            if !a.stats {
-                if json {
-                    let shapes: Map<String, Value> = stats
-                        .iter()
-                        .map(|(n, _, s)| (n.clone(), serde_json::json!(s.shape)))
-                        .collect();
-                    crate::output::line(serde_json::json!({"output": out, "shapes": shapes}));
-                } else {
-                    let shapes: Vec<String> = stats
-                        .iter()
-                        .map(|(n, _, s)| format!("{n} {:?}", s.shape))
-                        .collect();
-                    crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
-                }
-                return Ok(());
+    let (stats, coverage_means) = match (&area, a.coverage) {
+        (Some(area), true) => {
+            let cubes = with_coverage(store, &meta, &req, area, budget).await?;
+            let data_vars = &cubes[..cubes.len() - 1];
+            let means: Vec<Option<f64>> = data_vars
+                .iter()
+                .map(|c| cubes.last().and_then(|f| hod_query::polygon::coverage_mean(c, f)))
+                .collect();
+            if let Some(out) = &a.output {
+                let mut writer = writer(out, &meta.attrs, a.reduce.as_deref(), budget)?;
+                // The long CSV format holds one grid; coverage fractions go to .nc, .zarr, .json.
+                let csv = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+                feed(writer.as_mut(), if csv { data_vars } else { &cubes })?;
             }
-            stats
+            let stats = data_vars
+                .iter()
+                .map(|c| (c.name.clone(), c.dims.clone(), c.stats()))
+                .collect();
+            (stats, Some(means))
         }
-        None => {
-            let mut sink = StatsSink::new();
-            hod_query::read_to(store, &meta, &req, budget, &mut sink).await?;
-            sink.stats()
+        _ => {
+            let mut stats_sink = StatsSink::new();
+            match &a.output {
+                Some(out) => {
+                    let mut writer = writer(out, &meta.attrs, a.reduce.as_deref(), budget)?;
+                    let mut tee = Tee::new(writer.as_mut());
+                    hod_query::read_to(store, &meta, &req, budget, &mut tee).await?;
+                    (tee.stats.stats(), None)
+                }
+                None => {
+                    hod_query::read_to(store, &meta, &req, budget, &mut stats_sink).await?;
+                    (stats_sink.stats(), None)
+                }
+            }
         }
     };
+    if let (Some(out), false) = (&a.output, a.stats) {
+        if json {
+            let shapes: Map<String, Value> = stats
+                .iter()
+                .map(|(n, _, s)| (n.clone(), serde_json::json!(s.shape)))
+                .collect();
+            crate::output::line(serde_json::json!({"output": out, "shapes": shapes}));
+        } else {
+            let shapes: Vec<String> = stats
+                .iter()
+                .map(|(n, _, s)| format!("{n} {:?}", s.shape))
+                .collect();
+            crate::output::line(format!("wrote {} to {}", shapes.join(", "), out.display()));
+        }
+        return Ok(());
+    }
+    let coverage_mean = |i: usize| coverage_means.as_ref().map(|m| m.get(i).copied().flatten());
     if json {
         let out: Map<String, Value> = stats
             .iter()
-            .map(|(n, _, s)| (n.clone(), serde_json::to_value(s).unwrap_or_default()))
+            .enumerate()
+            .map(|(i, (n, _, s))| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                if let (Some(o), Some(cm)) = (v.as_object_mut(), coverage_mean(i)) {
+                    o.insert("coverage_mean".into(), serde_json::json!(cm));
+                }
+                (n.clone(), v)
+            })
             .collect();
         crate::output::line(serde_json::to_string_pretty(&Value::Object(out))?);
         return Ok(());
     }
-    for (name, dims, s) in &stats {
+    for (i, (name, dims, s)) in stats.iter().enumerate() {
         let shape: Vec<String> = s.shape.iter().map(usize::to_string).collect();
         let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.6}"));
+        let cov = coverage_mean(i).map_or(String::new(), |m| format!("  coverage-weighted mean {}", f(m)));
         crate::output::line(format!(
-            "{name}  ({}) shape ({})  count {}  mean {}  min {}  max {}",
+            "{name}  ({}) shape ({})  count {}  mean {}  min {}  max {}{cov}",
             dims.join(", "),
             shape.join(", "),
             s.count,
             f(s.mean),
             f(s.min),
-            f(s.max)
+            f(s.max),
         ));
     }
+    Ok(())
+}
+
+/// Reads the selection in memory (within `budget`) with each cell's exact coverage fraction:
+/// the data cubes (cells the polygon does not touch are NaN), then `coverage_fraction`.
+async fn with_coverage(
+    store: &Store,
+    meta: &hod_index::DatasetMeta,
+    req: &Request,
+    area: &hod_query::polygon::Area,
+    budget: usize,
+) -> anyhow::Result<Vec<hod_query::DataCube>> {
+    let mut all = Collect::with_limit(budget);
+    hod_query::read_to(store, meta, req, budget, &mut all).await?;
+    let mut cubes = all.into_cubes();
+    let mut fractions = None;
+    for c in cubes.iter_mut() {
+        fractions = Some(hod_query::polygon::apply_coverage(meta, c, area)?);
+    }
+    cubes.extend(fractions);
+    anyhow::ensure!(cubes.len() > 1, "nothing was read");
+    Ok(cubes)
+}
+
+/// Writes whole cubes through a streaming writer, one block each.
+fn feed(sink: &mut dyn Sink, cubes: &[hod_query::DataCube]) -> anyhow::Result<()> {
+    let layout: Vec<hod_query::DataCube> = cubes
+        .iter()
+        .map(|c| hod_query::DataCube {
+            values: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    sink.begin(&layout)?;
+    for (var, c) in cubes.iter().enumerate() {
+        let rows = 0..c.shape.first().copied().unwrap_or(1);
+        sink.block(Block {
+            var,
+            rows,
+            values: c.values.clone(),
+        })?;
+    }
+    sink.finish()?;
     Ok(())
 }
 

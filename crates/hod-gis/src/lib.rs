@@ -17,6 +17,8 @@ pub mod ascii;
 mod error;
 pub mod geotiff;
 mod raster;
+pub mod vector;
+pub mod zonal;
 
 pub use error::GisError;
 pub use raster::{GridGeometry, Raster};

@@ -9,6 +9,7 @@
 //! coalesced requests, decode on blocking threads, assemble block by block along the first
 //! dimension within a memory budget, into a [`sink::Sink`] ([`read_to`]) or in memory ([`read`]).
 
+pub mod basin_mean;
 pub mod deaccumulate;
 mod error;
 mod fetch;

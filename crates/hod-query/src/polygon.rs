@@ -1,8 +1,12 @@
-//! Polygons (GeoJSON Polygon / MultiPolygon, Feature, FeatureCollection) and the grid cells whose
-//! centre lies inside them.
+//! Polygons (GeoJSON Polygon / MultiPolygon, Feature, FeatureCollection, or shapefiles, read by
+//! `hod_gis::vector`), the grid cells whose centre lies inside them, and each cell's exact
+//! covered fraction (`hod_gis::zonal`).
 
-use crate::QueryError;
-use serde_json::Value;
+use crate::select::{Bbox, Role, is_longitude, role};
+use crate::{DataCube, QueryError};
+use geo_types::{Coord, LineString, MultiPolygon};
+use hod_index::DatasetMeta;
+use std::path::Path;
 
 /// One polygon: an exterior ring and its holes, as `(x, y)` vertices.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,16 +29,47 @@ impl Area {
     /// # Errors
     /// [`QueryError::Invalid`] when the text is not GeoJSON or holds no polygon.
     pub fn from_geojson(text: &str) -> Result<Area, QueryError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| QueryError::Invalid(format!("not GeoJSON: {e}")))?;
-        let mut area = Area::default();
-        collect(&v, &mut area)?;
-        if area.polygons.is_empty() {
-            return Err(QueryError::Invalid(
-                "the GeoJSON holds no Polygon or MultiPolygon".into(),
-            ));
-        }
-        Ok(area)
+        let features = hod_gis::vector::parse_geojson("GeoJSON", text)
+            .map_err(|e| QueryError::Invalid(e.to_string()))?;
+        Ok(Area::from_features(&features))
+    }
+
+    /// Reads a `.geojson`/`.json` or `.shp` (+ `.dbf`) file: the union of its polygon features.
+    ///
+    /// # Errors
+    /// [`QueryError::Invalid`] naming the file when it cannot be read or holds no polygon.
+    pub fn from_path(path: &Path) -> Result<Area, QueryError> {
+        let features = hod_gis::vector::read_path(path).map_err(|e| QueryError::Invalid(e.to_string()))?;
+        Ok(Area::from_features(&features))
+    }
+
+    /// The polygons of some features.
+    pub fn from_features(features: &[hod_gis::vector::Feature]) -> Area {
+        let ring = |r: &LineString<f64>| r.0.iter().map(|c| (c.x, c.y)).collect::<Vec<_>>();
+        let polygons = features
+            .iter()
+            .flat_map(|f| f.geometry.0.iter())
+            .map(|p| Polygon {
+                rings: std::iter::once(ring(p.exterior()))
+                    .chain(p.interiors().iter().map(ring))
+                    .collect(),
+            })
+            .collect();
+        Area { polygons }
+    }
+
+    /// The same polygons as `geo` types.
+    pub fn to_multipolygon(&self) -> MultiPolygon<f64> {
+        let ls = |r: &Vec<(f64, f64)>| LineString(r.iter().map(|&(x, y)| Coord { x, y }).collect());
+        MultiPolygon(
+            self.polygons
+                .iter()
+                .filter_map(|p| {
+                    let (ext, holes) = p.rings.split_first()?;
+                    Some(geo_types::Polygon::new(ls(ext), holes.iter().map(ls).collect()))
+                })
+                .collect(),
+        )
     }
 
     /// `(west, south, east, north)` of all vertices.
@@ -76,62 +111,120 @@ fn ring_contains(ring: &[(f64, f64)], x: f64, y: f64) -> bool {
     inside
 }
 
-fn collect(v: &Value, area: &mut Area) -> Result<(), QueryError> {
-    let bad = |what: &str| QueryError::Invalid(format!("GeoJSON: {what}"));
-    match v.get("type").and_then(Value::as_str) {
-        Some("FeatureCollection") => {
-            for f in v
-                .get("features")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad("features is not a list"))?
-            {
-                collect(f, area)?;
-            }
-        }
-        Some("Feature") => {
-            if let Some(g) = v.get("geometry").filter(|g| !g.is_null()) {
-                collect(g, area)?;
-            }
-        }
-        Some("GeometryCollection") => {
-            for g in v
-                .get("geometries")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad("geometries is not a list"))?
-            {
-                collect(g, area)?;
-            }
-        }
-        Some("Polygon") => area
-            .polygons
-            .push(polygon(v.get("coordinates")).ok_or_else(|| bad("bad Polygon coordinates"))?),
-        Some("MultiPolygon") => {
-            for p in v
-                .get("coordinates")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad("bad MultiPolygon"))?
-            {
-                area.polygons
-                    .push(polygon(Some(p)).ok_or_else(|| bad("bad MultiPolygon coordinates"))?);
-            }
-        }
-        _ => {}
+/// The bbox to read for exact coverage: the polygon's bounds grown by one cell of the dataset's
+/// x and y coordinates (from their summaries), so that every cell it touches is read.
+pub fn coverage_bbox(meta: &DatasetMeta, area: &Area) -> Bbox {
+    let (w, s, e, n) = area.bounds();
+    let step = |want: Role| {
+        meta.variables
+            .iter()
+            .filter(|(k, v)| hod_core::is_coordinate(k, &v.array) && role(k, v) == want)
+            .filter_map(|(k, _)| meta.coords.get(k))
+            .filter(|c| c.len > 1)
+            .map(|c| ((c.last - c.first) / (c.len - 1) as f64).abs())
+            .fold(0.0, f64::max)
+    };
+    let (dx, dy) = (step(Role::X), step(Role::Y));
+    Bbox {
+        west: w - dx,
+        south: s - dy,
+        east: e + dx,
+        north: n + dy,
     }
-    Ok(())
 }
 
-fn polygon(coords: Option<&Value>) -> Option<Polygon> {
-    let rings = coords?
-        .as_array()?
-        .iter()
-        .map(|ring| {
-            ring.as_array()?
-                .iter()
-                .map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
-                .collect::<Option<Vec<_>>>()
-        })
-        .collect::<Option<Vec<_>>>()?;
-    (!rings.is_empty()).then_some(Polygon { rings })
+/// Exact coverage of the cube's cells by the area: sets the values of cells the area does not
+/// touch to NaN and returns the 2-D `coverage_fraction` (y, x) with each cell's covered fraction.
+///
+/// # Errors
+/// [`QueryError::Invalid`] when the cube has no x/y coordinates or they are not a regular grid.
+pub fn apply_coverage(meta: &DatasetMeta, cube: &mut DataCube, area: &Area) -> Result<DataCube, QueryError> {
+    let coord_of = |dim: &str| {
+        meta.variables
+            .iter()
+            .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims[0] == dim)
+    };
+    let find = |want: Role| {
+        cube.dims
+            .iter()
+            .position(|d| coord_of(d).is_some_and(|(k, v)| role(k, v) == want))
+    };
+    let (Some(xd), Some(yd)) = (find(Role::X), find(Role::Y)) else {
+        return Err(QueryError::Invalid(format!(
+            "'{}' has no x/y dimensions for coverage fractions",
+            cube.name
+        )));
+    };
+    let lon = coord_of(&cube.dims[xd]).is_some_and(|(k, v)| is_longitude(k, v));
+    // A read across the seam joins two pieces; unwrap them into one increasing run.
+    let mut xs = cube.coords[xd].clone();
+    if lon {
+        for i in 1..xs.len() {
+            while xs[i] < xs[i - 1] {
+                xs[i] += 360.0;
+            }
+        }
+    }
+    let crs = lon.then(|| "EPSG:4326".to_string());
+    let (grid, ascending) = hod_gis::zonal::grid_from_centers(&xs, &cube.coords[yd], crs)
+        .map_err(|e| QueryError::Invalid(format!("'{}': {e}", cube.name)))?;
+    let cov = hod_gis::zonal::coverage(&grid, &area.to_multipolygon());
+    let (ny, nx) = (grid.rows, grid.cols);
+    let mut fractions = vec![0.0; ny * nx];
+    for (yi, row) in fractions.chunks_mut(nx).enumerate() {
+        let r = if ascending { ny - 1 - yi } else { yi };
+        for (xi, f) in row.iter_mut().enumerate() {
+            *f = cov.get(r, xi);
+        }
+    }
+    let rank = cube.shape.len();
+    let mut pos = vec![0usize; rank];
+    for v in cube.values.iter_mut() {
+        if fractions[pos[yd] * nx + pos[xd]] == 0.0 {
+            *v = f64::NAN;
+        }
+        for d in (0..rank).rev() {
+            pos[d] += 1;
+            if pos[d] < cube.shape[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+    let mut attrs = hod_core::Attrs::new();
+    attrs.insert(
+        "long_name".into(),
+        "fraction of the cell inside the polygon".into(),
+    );
+    attrs.insert("units".into(), "1".into());
+    Ok(DataCube {
+        name: "coverage_fraction".into(),
+        dims: vec![cube.dims[yd].clone(), cube.dims[xd].clone()],
+        shape: vec![ny, nx],
+        coords: vec![cube.coords[yd].clone(), cube.coords[xd].clone()],
+        time_dims: vec![false, false],
+        values: fractions,
+        attrs,
+    })
+}
+
+/// Coverage-weighted mean of a cube's valid values: Σ f·v / Σ f over the cells, with `f` from
+/// [`apply_coverage`]'s `coverage_fraction` (same y, x as the cube's last two grid dimensions).
+pub fn coverage_mean(cube: &DataCube, fractions: &DataCube) -> Option<f64> {
+    let plane = fractions.values.len();
+    if plane == 0 || !cube.values.len().is_multiple_of(plane) || !cube.dims.ends_with(&fractions.dims) {
+        return None;
+    }
+    let (mut s, mut w) = (0.0, 0.0);
+    for step in cube.values.chunks(plane) {
+        for (v, f) in step.iter().zip(&fractions.values) {
+            if !v.is_nan() && *f > 0.0 {
+                s += f * v;
+                w += f;
+            }
+        }
+    }
+    (w > 0.0).then(|| s / w)
 }
 
 #[cfg(test)]

@@ -1,0 +1,263 @@
+//! Basin-average time series: the weighted mean of a gridded variable over each of a set of
+//! polygons, at every time step, read block by block in bounded memory.
+//!
+//! Weights are exact coverage fractions (× true cell areas with [`Weighting::Area`]) from
+//! `hod_gis::zonal`, computed once per (grid, polygon) and kept in an in-process cache shared by
+//! every call. At each step the mean runs over the covered cells holding a value; the weights are
+//! renormalised over those, so a NaN cell drops out instead of counting as zero.
+
+use crate::select::{Bbox, Role, is_longitude, resolve, role, time_values};
+use crate::{QueryError, Request, read};
+use geo_types::MultiPolygon;
+use hod_gis::zonal::{Precision, WeightCache, Weighting, grid_from_centers, weighted_mean};
+use hod_index::{DatasetMeta, read_shards, read_variable};
+use hod_store::Store;
+use std::sync::{Arc, OnceLock};
+
+/// One basin: a name for its column and its polygon(s), in the dataset's CRS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Basin {
+    /// Column name in the output.
+    pub id: String,
+    /// The basin's area.
+    pub shape: MultiPolygon<f64>,
+}
+
+/// What to average.
+#[derive(Debug, Clone)]
+pub struct BasinMeanRequest {
+    /// Variable, by short name, long name or CF standard name.
+    pub var: String,
+    /// First time to keep (seconds since 1970, inclusive).
+    pub start: Option<f64>,
+    /// Last time to keep (inclusive).
+    pub end: Option<f64>,
+    /// Cell weights; [`Weighting::Area`] becomes planar (`dx·dy`) on grids whose x is not a
+    /// longitude.
+    pub weighting: Weighting,
+    /// Weight rounding (exact, or exactextract's float32).
+    pub precision: Precision,
+    /// Values read at once (the bounding window of all basins × steps per block), in bytes.
+    pub block_bytes: usize,
+}
+
+/// What a basin-mean run covered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasinMeanSummary {
+    /// The variable's name in the dataset.
+    pub var: String,
+    /// Time steps written.
+    pub steps: usize,
+    /// Rows × columns of the window read at each step.
+    pub window: (usize, usize),
+    /// Per basin, the number of cells it covers and the sum of its weights.
+    pub cells: Vec<(usize, f64)>,
+}
+
+/// The weight cache shared by every call in this process.
+pub fn weight_cache() -> &'static WeightCache {
+    static CACHE: OnceLock<WeightCache> = OnceLock::new();
+    CACHE.get_or_init(WeightCache::new)
+}
+
+/// Computes each basin's weighted mean at every time step of `req`, handing each step to `sink`
+/// as `(seconds since 1970, one mean per basin, NaN where no covered cell has a value)`.
+///
+/// # Errors
+/// An unknown variable, one without time/x/y coordinates or on an uneven grid, a selection that
+/// is empty, read failures, or what `sink` returns.
+pub async fn basin_mean(
+    store: &Store,
+    meta: &DatasetMeta,
+    req: &BasinMeanRequest,
+    basins: &[Basin],
+    mut sink: impl FnMut(f64, &[f64]) -> Result<(), QueryError>,
+) -> Result<BasinMeanSummary, QueryError> {
+    let (name, var) = resolve(meta, &req.var)?;
+    let name = name.to_string();
+    // Coordinates of each dimension, by role.
+    let axis = |want: Role| {
+        var.array.dims.iter().find_map(|d| {
+            meta.variables
+                .iter()
+                .find(|(k, v)| hod_core::is_coordinate(k, &v.array) && v.array.dims[0] == *d)
+                .filter(|(k, v)| role(k, v) == want)
+                .map(|(k, v)| (k.clone(), v.clone()))
+        })
+    };
+    let missing = |what: &str| QueryError::Invalid(format!("'{name}' has no {what} coordinate"));
+    let (xname, xvar) = axis(Role::X).ok_or_else(|| missing("x (longitude)"))?;
+    let (yname, yvar) = axis(Role::Y).ok_or_else(|| missing("y (latitude)"))?;
+    let (tname, tvar) = axis(Role::Time).ok_or_else(|| missing("time"))?;
+    let xs = read_variable(store, meta, &xname, true).await?;
+    let ys = read_variable(store, meta, &yname, true).await?;
+    let geographic = is_longitude(&xname, &xvar);
+    let crs = geographic.then(|| "EPSG:4326".to_string());
+    let (grid, _) =
+        grid_from_centers(&xs, &ys, crs).map_err(|e| QueryError::Invalid(format!("'{name}': {e}")))?;
+
+    // Areas on the sphere or ellipsoid only mean something for lon/lat grids.
+    let weighting = match req.weighting {
+        Weighting::Area(_) if !geographic => Weighting::Area(hod_gis::zonal::AreaModel::Planar),
+        w => w,
+    };
+    let cache = weight_cache();
+    let weights: Vec<Arc<hod_gis::zonal::Weights>> = basins
+        .iter()
+        .map(|b| cache.get(&grid, &b.shape, weighting, req.precision))
+        .collect();
+    // The window of grid cells any basin covers.
+    let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
+    for w in &weights {
+        for &(i, _) in &w.cells {
+            let (r, c) = (i / grid.cols, i % grid.cols);
+            (r0, r1, c0, c1) = (r0.min(r), r1.max(r + 1), c0.min(c), c1.max(c + 1));
+        }
+    }
+    if r0 >= r1 {
+        return Err(QueryError::Empty(format!(
+            "no basin overlaps the grid of '{name}' (x {} .. {}, y {} .. {})",
+            grid.x0,
+            grid.x0 + grid.cols as f64 * grid.dx,
+            grid.y0 - grid.rows as f64 * grid.dy,
+            grid.y0
+        )));
+    }
+    // Cell centres ± a quarter cell: read() keeps the points inside, so exactly the window.
+    let (west, north) = grid.cell_center(r0, c0);
+    let (east, south) = grid.cell_center(r1 - 1, c1 - 1);
+    let q = (grid.dx / 4.0, grid.dy / 4.0);
+    let bbox = Bbox {
+        west: west - q.0,
+        south: south - q.1,
+        east: east + q.0,
+        north: north + q.1,
+    };
+
+    let times = all_times(store, meta, &tname, &tvar).await?;
+    let times: Vec<f64> = times
+        .into_iter()
+        .filter(|t| req.start.is_none_or(|s| *t >= s) && req.end.is_none_or(|e| *t <= e))
+        .collect();
+    if times.is_empty() {
+        return Err(QueryError::Empty(format!(
+            "no '{tname}' step between the requested times"
+        )));
+    }
+    let window = (r1 - r0, c1 - c0);
+    let per_step = (window.0 * window.1 * 8).max(1);
+    let steps_per_block = (req.block_bytes / per_step).max(1);
+    let mut means = vec![f64::NAN; basins.len()];
+    let mut mapped: Option<Vec<hod_gis::zonal::Weights>> = None;
+    let mut steps = 0;
+    for block in times.chunks(steps_per_block) {
+        let (Some(&first), Some(&last)) = (block.first(), block.last()) else {
+            continue;
+        };
+        let request = Request {
+            vars: vec![name.clone()],
+            start: Some(first),
+            end: Some(last),
+            bbox: Some(bbox),
+            ..Default::default()
+        };
+        let cube = read(store, meta, &request)
+            .await?
+            .pop()
+            .ok_or_else(|| QueryError::Empty(format!("'{name}': nothing read")))?;
+        let dim = |n: &str| cube.dims.iter().position(|d| d == n);
+        let of = |v: &hod_index::VariableMeta| v.array.dims.first().and_then(|d| dim(d));
+        let (Some(td), Some(yd), Some(xd)) = (of(&tvar), of(&yvar), of(&xvar)) else {
+            return Err(QueryError::Invalid(format!(
+                "'{name}': cannot find its time, y and x dimensions"
+            )));
+        };
+        if cube
+            .shape
+            .iter()
+            .enumerate()
+            .any(|(d, &n)| d != td && d != yd && d != xd && n != 1)
+        {
+            return Err(QueryError::Invalid(format!(
+                "'{name}' has dimensions besides time, y and x ({:?}); select one level first",
+                cube.dims
+            )));
+        }
+        let strides = strides(&cube.shape);
+        // Map grid cells to offsets in a time slice of the cube (the same for every block).
+        let map = match &mapped {
+            Some(m) => m,
+            None => {
+                let row_of = |y: f64| ((grid.y0 - y) / grid.dy - 0.5).round();
+                let col_of = |x: f64| ((x - grid.x0) / grid.dx - 0.5).round();
+                let mut grid_to_cube = std::collections::HashMap::new();
+                for (yi, &y) in cube.coords[yd].iter().enumerate() {
+                    for (xi, &x) in cube.coords[xd].iter().enumerate() {
+                        let (r, c) = (row_of(y), col_of(x));
+                        if r >= 0.0 && c >= 0.0 {
+                            let key = r as usize * grid.cols + c as usize;
+                            grid_to_cube.insert(key, yi * strides[yd] + xi * strides[xd]);
+                        }
+                    }
+                }
+                let mut out = Vec::with_capacity(weights.len());
+                for (w, b) in weights.iter().zip(basins) {
+                    let cells = w
+                        .cells
+                        .iter()
+                        .map(|&(i, wt)| {
+                            grid_to_cube.get(&i).map(|&o| (o, wt)).ok_or_else(|| {
+                                QueryError::Invalid(format!(
+                                    "basin '{}': cell {} of the grid was not read",
+                                    b.id, i
+                                ))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push(hod_gis::zonal::Weights { cells });
+                }
+                mapped.insert(out)
+            }
+        };
+        for (k, &t) in cube.coords[td].iter().enumerate() {
+            let plane = cube.values.get(k * strides[td]..).unwrap_or(&[]);
+            for (m, w) in means.iter_mut().zip(map) {
+                *m = weighted_mean(plane, w);
+            }
+            sink(t, &means)?;
+            steps += 1;
+        }
+    }
+    Ok(BasinMeanSummary {
+        var: name,
+        steps,
+        window,
+        cells: weights.iter().map(|w| (w.cells.len(), w.total())).collect(),
+    })
+}
+
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+/// Every value of the time coordinate, in seconds since 1970.
+async fn all_times(
+    store: &Store,
+    meta: &DatasetMeta,
+    tname: &str,
+    tvar: &hod_index::VariableMeta,
+) -> Result<Vec<f64>, QueryError> {
+    let raw = match &meta.concat {
+        Some(c) if tvar.array.dims.first() == Some(&c.dim) => read_shards(store, meta, 0..u64::MAX)
+            .await?
+            .iter()
+            .flat_map(|s| s.coord.iter().copied())
+            .collect(),
+        _ => read_variable(store, meta, tname, true).await?,
+    };
+    time_values(tname, tvar, &raw)
+}
