@@ -17,6 +17,7 @@ pub mod ascii;
 mod error;
 pub mod geotiff;
 mod raster;
+pub mod thiessen;
 
 pub use error::GisError;
 pub use raster::{GridGeometry, Raster};
