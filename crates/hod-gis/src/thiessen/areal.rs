@@ -92,6 +92,13 @@ pub fn areal_series(
         })
         .collect::<Result<_, _>>()?;
     let n = cols.len();
+    if series.values.len() != n * series.times.len() {
+        return Err(GisError::Invalid(format!(
+            "station series: {} values for {} steps × {n} stations",
+            series.values.len(),
+            series.times.len()
+        )));
+    }
     let mut cache: HashMap<Vec<u64>, Vec<f64>> = HashMap::new();
     let mut out = Vec::with_capacity(series.times.len());
     let mut present = Vec::with_capacity(n);

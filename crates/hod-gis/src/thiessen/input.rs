@@ -67,9 +67,9 @@ pub fn stations_from_csv(text: &str) -> Result<Vec<Station>, GisError> {
                 .ok_or_else(|| parse_err(WHAT, format!("line {n}: too few columns")))
         };
         let num = |i: usize| {
-            get(i)?
-                .parse::<f64>()
-                .map_err(|_| parse_err(WHAT, format!("line {n}: {:?} is not a number", f[i])))
+            let v = get(i)?;
+            v.parse::<f64>()
+                .map_err(|_| parse_err(WHAT, format!("line {n}: {v:?} is not a number")))
         };
         Ok(Station::new(get(cols.0)?, num(cols.1)?, num(cols.2)?))
     })

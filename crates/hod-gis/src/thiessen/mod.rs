@@ -189,7 +189,7 @@ impl ThiessenBasin {
             area: 0.0,
         };
         prepared.area = prepared.basin.rings().map(|r| prepared.ring_area(r)).sum();
-        if !(prepared.area > 0.0) {
+        if prepared.area.is_nan() || prepared.area <= 0.0 {
             return Err(GisError::Invalid("the basin polygon has no area".into()));
         }
         Ok(prepared)
@@ -260,7 +260,7 @@ impl ThiessenBasin {
         // the cells tile the basin, so their areas add up to its area (to rounding; geodesic
         // edges through the clipping points move it by ~1e-10 of the area): normalise by the sum
         let total: f64 = areas.iter().sum();
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return Err(GisError::Invalid(
                 "the stations' cells cover none of the basin".into(),
             ));
@@ -329,6 +329,35 @@ impl Thiessen<'_> {
                     })
             })
             .collect()
+    }
+}
+
+impl Thiessen<'_> {
+    /// The polygons as a GeoJSON FeatureCollection: one MultiPolygon feature per station, in
+    /// the order given, with properties `id`, `area` (m² or deg²) and `weight`.
+    pub fn to_geojson(&self, stations: &[Station]) -> String {
+        let features = stations
+            .iter()
+            .zip(self.polygons())
+            .zip(self.areas.iter().zip(&self.weights))
+            .map(|((s, mp), (a, w))| {
+                let mut props = geojson::JsonObject::new();
+                props.insert("id".into(), s.id.clone().into());
+                props.insert("area".into(), (*a).into());
+                props.insert("weight".into(), (*w).into());
+                geojson::Feature {
+                    geometry: Some(geojson::Geometry::from(&mp)),
+                    properties: Some(props),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        geojson::FeatureCollection {
+            features,
+            bbox: None,
+            foreign_members: None,
+        }
+        .to_string()
     }
 }
 
