@@ -9,9 +9,8 @@
 //!
 //! ```
 //! use hod_gis::thiessen::{AreaMetric, Station, ThiessenBasin};
-//! let basin = geo::MultiPolygon::new(vec![geo::polygon![
-//!     (x: 10.0, y: 47.0), (x: 10.2, y: 47.0), (x: 10.2, y: 47.1), (x: 10.0, y: 47.1)
-//! ]]);
+//! let ring = vec![(10.0, 47.0), (10.2, 47.0), (10.2, 47.1), (10.0, 47.1), (10.0, 47.0)];
+//! let basin = geo::MultiPolygon::new(vec![geo::Polygon::new(ring.into(), vec![])]);
 //! let basin = ThiessenBasin::new(&basin, AreaMetric::EqualArea)?;
 //! let stations = [Station::new("a", 10.05, 47.05), Station::new("b", 10.15, 47.05)];
 //! let t = basin.compute(&stations)?;
