@@ -110,6 +110,8 @@ pub enum Command {
         #[arg(long)]
         inline_unpacked: bool,
     },
+    /// Thiessen polygons of stations within a basin: area weights, polygons, areal series.
+    Thiessen(crate::thiessen::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -172,6 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 output,
                 inline_unpacked,
             } => crate::refs::run(&store, &dataset, &output, inline_unpacked, cli.json).await,
+            Command::Thiessen(args) => crate::thiessen::run(args, cli.json),
         }
     })
 }

@@ -9,6 +9,7 @@ mod output;
 mod progress;
 mod read;
 mod refs;
+mod thiessen;
 
 use clap::Parser;
 

@@ -17,6 +17,7 @@ pub mod ascii;
 mod error;
 pub mod geotiff;
 mod raster;
+pub mod thiessen;
 pub mod vector;
 pub mod zonal;
 
