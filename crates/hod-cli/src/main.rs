@@ -1,12 +1,14 @@
 //! `hod`: the hydro-opendata command line. Each subcommand lives in its own module.
 
 mod cli;
+mod dem;
 mod info;
 mod ingest;
 mod output;
 mod progress;
 mod read;
 mod refs;
+mod watershed;
 
 use clap::Parser;
 

@@ -1,9 +1,9 @@
 //! D8 flow directions (O'Callaghan & Mark 1984): each cell drains to the neighbour of steepest
 //! descent, the drop divided by the distance between cell centres (`dy` north–south, `dx`
 //! east–west, their hypotenuse diagonally, in the grid's own units as pysheds does). Ties go to
-//! the first neighbour in the order N, NE, E, SE, S, SW, W, NW. Cells on the grid edge are
-//! outlets (as in pysheds), and so are cells next to nodata without a lower neighbour. Cells
-//! without any lower neighbour are routed across their flat by [`super::flats`].
+//! the first neighbour in the order N, NE, E, SE, S, SW, W, NW. Cells on the grid edge or next to
+//! nodata that have no lower neighbour are outlets (their water leaves the grid); other cells
+//! without a lower neighbour are routed across their flat by [`super::flats`].
 //!
 //! Memory: one byte per cell for the directions, on top of the DEM.
 //!
@@ -18,7 +18,7 @@
 //! Reading, the file's own nodata value also means nodata, and the negative codes pysheds writes
 //! for flats (-1) and pits (-2) mean outlet.
 
-use super::{DC, DR, FlowDir, NO_DATA, OUTLET, check_size, flats};
+use super::{DC, DR, FlowDir, NO_DATA, OUTLET, check_size, flats, neighbour};
 use crate::{GisError, Raster};
 
 /// Internal code of a cell without a lower neighbour, before flats are resolved.
@@ -149,14 +149,17 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
             if zc.is_nan() {
                 continue;
             }
-            if r == 0 || c == 0 || r + 1 == rows || c + 1 == cols {
-                *o = OUTLET;
-                continue;
-            }
-            let (mut best, mut slope, mut by_nodata) = (FLAT, 0.0f64, false);
+            let interior = r > 0 && c > 0 && r + 1 < rows && c + 1 < cols;
+            // Off the grid counts as nodata: an edge cell with no lower neighbour drains out.
+            let (mut best, mut slope, mut by_nodata) = (FLAT, 0.0f64, !interior);
             for k in 0..8 {
-                // Interior cell: every neighbour is inside the grid.
-                let n = (r as isize + DR[k]) as usize * cols + (c as isize + DC[k]) as usize;
+                let n = if interior {
+                    (r as isize + DR[k]) as usize * cols + (c as isize + DC[k]) as usize
+                } else if let Some(n) = neighbour(g, r, c, k) {
+                    n
+                } else {
+                    continue;
+                };
                 let zn = z[n];
                 if zn.is_nan() {
                     by_nodata = true;
