@@ -140,7 +140,8 @@ pub fn flow(input: &FlowInput, bar: &crate::progress::Bar) -> anyhow::Result<Flo
     }
 }
 
-fn summary(geom: &GridGeometry, values: impl Iterator<Item = f64>) -> serde_json::Value {
+/// Count, min, max and mean of the values that are not NaN; whole numbers when `counts`.
+fn summary(geom: &GridGeometry, values: impl Iterator<Item = f64>, counts: bool) -> serde_json::Value {
     let (mut n, mut sum, mut min, mut max) = (0u64, 0.0, f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| !v.is_nan()) {
         n += 1;
@@ -148,10 +149,12 @@ fn summary(geom: &GridGeometry, values: impl Iterator<Item = f64>) -> serde_json
         min = min.min(v);
         max = max.max(v);
     }
+    let num = |v: f64| if counts { json!(v as u64) } else { json!(v) };
+    let (min, max) = (num(min), num(max));
     json!({
         "rows": geom.rows, "cols": geom.cols, "valid": n,
-        "min": if n > 0 { json!(min) } else { json!(null) },
-        "max": if n > 0 { json!(max) } else { json!(null) },
+        "min": if n > 0 { min } else { json!(null) },
+        "max": if n > 0 { max } else { json!(null) },
         "mean": if n > 0 { json!(sum / n as f64) } else { json!(null) },
     })
 }
@@ -167,7 +170,7 @@ pub fn run(cmd: DemCommand, as_json: bool) -> anyhow::Result<()> {
             let stats = fill::fill_depressions(&mut z)?;
             z.nodata = Some(f64::NAN);
             write_tif(&output, &z)?;
-            let mut s = summary(&z.geom, z.data.iter().map(|&v| f64::from(v)));
+            let mut s = summary(&z.geom, z.data.iter().map(|&v| f64::from(v)), false);
             s["raised"] = json!(stats.raised);
             (output, s)
         }
@@ -188,12 +191,12 @@ pub fn run(cmd: DemCommand, as_json: bool) -> anyhow::Result<()> {
             if area {
                 let acc = accumulation::area_km2(&dirs)?;
                 write_tif(&output, &acc)?;
-                (output, summary(&acc.geom, acc.data.iter().copied()))
+                (output, summary(&acc.geom, acc.data.iter().copied(), false))
             } else {
                 let acc = accumulation::cells(&dirs)?;
                 write_tif(&output, &acc)?;
                 let valid = acc.data.iter().filter(|&&a| a != u32::MAX).map(|&a| f64::from(a));
-                (output, summary(&acc.geom, valid))
+                (output, summary(&acc.geom, valid, true))
             }
         }
         DemCommand::Streams {

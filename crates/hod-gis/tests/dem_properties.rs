@@ -9,8 +9,19 @@ fn dem() -> impl Strategy<Value = Raster<f32>> {
     (2usize..14, 2usize..14).prop_flat_map(|(rows, cols)| {
         // Few distinct heights, so flats and depressions are everywhere; 10 = nodata.
         proptest::collection::vec(0u8..11, rows * cols).prop_map(move |v| Raster {
-            geom: GridGeometry { cols, rows, x0: 0.0, y0: rows as f64, dx: 1.0, dy: 1.0, crs: None },
-            data: v.into_iter().map(|h| if h == 10 { f32::NAN } else { f32::from(h % 4) }).collect(),
+            geom: GridGeometry {
+                cols,
+                rows,
+                x0: 0.0,
+                y0: rows as f64,
+                dx: 1.0,
+                dy: 1.0,
+                crs: None,
+            },
+            data: v
+                .into_iter()
+                .map(|h| if h == 10 { f32::NAN } else { f32::from(h % 4) })
+                .collect(),
             nodata: None,
         })
     })

@@ -70,9 +70,12 @@ fn geotiffs_and_polygons_read_back_in_rasterio_and_shapely() {
         .collect();
     let b = catchment::basins(&dirs, &outlets).unwrap();
     assert!(b.drains_to.iter().any(Option::is_some), "some basins are nested");
-    let write = |name: &str, f: &dyn Fn(std::fs::File)| f(std::fs::File::create(dir.path().join(name)).unwrap());
+    let write =
+        |name: &str, f: &dyn Fn(std::fs::File)| f(std::fs::File::create(dir.path().join(name)).unwrap());
     write("filled.tif", &|f| geotiff::write("filled", &dem, f).unwrap());
-    write("dirs.tif", &|f| geotiff::write("dirs", &flowdir::Encoding::Esri.encode(&dirs), f).unwrap());
+    write("dirs.tif", &|f| {
+        geotiff::write("dirs", &flowdir::Encoding::Esri.encode(&dirs), f).unwrap()
+    });
     write("acc.tif", &|f| geotiff::write("acc", &acc, f).unwrap());
     write("labels.tif", &|f| geotiff::write("labels", &b.labels, f).unwrap());
     let features: Vec<String> = (0..outlets.len())
@@ -86,16 +89,29 @@ fn geotiffs_and_polygons_read_back_in_rasterio_and_shapely() {
         .collect();
     std::fs::write(
         dir.path().join("basins.geojson"),
-        format!("{{\"type\":\"FeatureCollection\",\"features\":[{}]}}", features.join(",")),
+        format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+            features.join(",")
+        ),
     )
     .unwrap();
-    let out = Command::new(py).arg("-c").arg(SCRIPT).arg(dir.path()).output().unwrap();
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let g = &dem.geom;
     for name in ["filled", "dirs", "acc", "labels"] {
         let r = &v[name];
-        let t: Vec<f64> = r["transform"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let t: Vec<f64> = r["transform"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         assert_eq!(t, vec![g.dx, 0.0, g.x0, 0.0, -g.dy, g.y0], "{name}");
         assert_eq!(r["crs"], "EPSG:4326", "{name}");
         assert_eq!(r["shape"], serde_json::json!([g.rows, g.cols]));
@@ -107,7 +123,10 @@ fn geotiffs_and_polygons_read_back_in_rasterio_and_shapely() {
     assert_eq!(v["dirs"]["dtype"], "uint8");
     assert_eq!(v["dirs"]["nodata"], "255.0");
     assert_eq!(v["acc"]["dtype"], "uint32");
-    assert_eq!(v["acc"]["max"].as_f64().unwrap(), f64::from(*acc.data.iter().max().unwrap()));
+    assert_eq!(
+        v["acc"]["max"].as_f64().unwrap(),
+        f64::from(*acc.data.iter().max().unwrap())
+    );
     let acc_sum: f64 = acc.data.iter().map(|&a| f64::from(a)).sum();
     assert_eq!(v["acc"]["sum"].as_f64().unwrap(), acc_sum);
     // Polygons: valid, area = own cells × cell area (degrees²), and no overlaps.
@@ -115,9 +134,17 @@ fn geotiffs_and_polygons_read_back_in_rasterio_and_shapely() {
     for (k, ok) in v["valid"].as_array().unwrap().iter().enumerate() {
         assert_eq!(ok, true, "basin {k}: {}", v["reasons"][k]);
         let area = v["areas"][k].as_f64().unwrap();
-        assert!((area / cell - b.own_cells[k] as f64).abs() < 1e-6, "basin {k}: {area}");
+        assert!(
+            (area / cell - b.own_cells[k] as f64).abs() < 1e-6,
+            "basin {k}: {area}"
+        );
     }
     let total: u64 = b.own_cells.iter().sum();
     assert!((v["union_area"].as_f64().unwrap() / cell - total as f64).abs() < 1e-6);
-    eprintln!("{} basins, types {}, {} holes", outlets.len(), v["types"], v["holes"]);
+    eprintln!(
+        "{} basins, types {}, {} holes",
+        outlets.len(),
+        v["types"],
+        v["holes"]
+    );
 }
