@@ -6,7 +6,7 @@
 //! `cargo bench -p hod-gis --bench watershed` (peer: `$HOD_PEERS_PYTHON`, default
 //! `/tmp/peers-venv/bin/python`, with pysheds; skipped when missing). `HOD_WS_LARGE` sets the side
 //! of the large DEM run by us alone (default 10000: 10⁸ cells), `HOD_WS_MEDIUM` the side of the
-//! synthetic DEM both run (default 3000). WhiteboxTools is not installed here (its Python
+//! synthetic DEM both run (default 2000). WhiteboxTools is not installed here (its Python
 //! package downloads the binary at first use), so it is not compared.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -279,7 +279,7 @@ fn main() {
 
     // A medium synthetic DEM both can run, through a GeoTIFF file.
     let dir = tempfile::tempdir().unwrap();
-    let m = side("HOD_WS_MEDIUM", 3000);
+    let m = side("HOD_WS_MEDIUM", 2000);
     let path = dir.path().join(format!("fractal_{m}.tif"));
     geotiff::write("fractal", &fractal(m), std::fs::File::create(&path).unwrap()).unwrap();
     let us = ours(&path.display().to_string(), 3, None, None);

@@ -2,7 +2,8 @@
 //! direction over flat surfaces in raster digital elevation models", Computers & Geosciences 62,
 //! 128–135).
 //!
-//! A flat is a connected area of equal elevation holding cells without a lower neighbour. Two
+//! A flat is a connected area of equal elevation of cells without a lower neighbour, with the
+//! drained cells beside it through which it drains (its low edges). Two
 //! breadth-first searches give each such cell a mask value: one grows from the flat's edges
 //! next to higher terrain ("away from higher"), one from the cells through which the flat drains
 //! ("towards lower"); the mask is `2 × towards + (height − away)`, so water moves towards the
@@ -10,11 +11,13 @@
 //! flat with a strictly smaller mask. Each flat cell then drains to its lowest-mask neighbour.
 //! Cells in flats that cannot drain (pits of an unfilled DEM) become outlets.
 //!
-//! Memory while it runs, only when there are flats: a `u32` flat label and a `u32` mask per cell
-//! (8 bytes per cell), plus the BFS queues (4 bytes per queued cell).
+//! Adjacent flat cells of equal elevation always belong to the same flat, so flats need no labels
+//! (the paper's label grid); the per-flat height the paper adds only shifts a flat's masks by a
+//! constant, so one global constant replaces it. Memory while it runs, only when there are flats:
+//! a `u32` mask per cell, two bits per cell, plus the BFS queues (4 bytes per queued cell).
 
 use super::flowdir::FLAT;
-use super::{FlowDir, NO_DATA, OUTLET, neighbour};
+use super::{BitSet, FlowDir, NO_DATA, OUTLET, neighbour};
 use crate::Raster;
 
 /// Gives every [`FLAT`] cell of `dirs` a direction across its flat of `dem`, or [`OUTLET`] when
@@ -32,50 +35,38 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
         let (r, c) = (i / gr.cols, i % gr.cols);
         (0..8).filter_map(move |k| neighbour(gr, r, c, k).map(|n| (k, n)))
     };
-    // Edges: drained cells beside a flat cell of the same elevation, and flat cells beside
-    // higher ground.
+    // Edges, found from the flat cells only: drained cells beside a flat cell of the same
+    // elevation ("low"), and flat cells beside higher ground ("high").
     let mut low = Vec::new();
     let mut high = Vec::new();
-    for i in 0..n {
-        match d[i] {
-            NO_DATA => {}
-            FLAT => {
-                if neighbours(i).any(|(_, m)| d[m] != NO_DATA && z[m] > z[i]) {
-                    high.push(i as u32);
+    {
+        let mut is_low = BitSet::new(n);
+        for i in 0..n {
+            if d[i] != FLAT {
+                continue;
+            }
+            let mut higher = false;
+            for (_, m) in neighbours(i) {
+                let dm = d[m];
+                if dm == NO_DATA {
+                    continue;
+                }
+                if z[m] > z[i] {
+                    higher = true;
+                } else if dm != FLAT && z[m] == z[i] && !is_low.get(m) {
+                    is_low.set(m);
+                    low.push(m as u32);
                 }
             }
-            _ => {
-                if neighbours(i).any(|(_, m)| d[m] == FLAT && z[m] == z[i]) {
-                    low.push(i as u32);
-                }
-            }
-        }
-    }
-    // Label each flat by flood fill from its low edges over equal elevation.
-    let mut label = vec![0u32; n];
-    let mut heights = vec![0u32];
-    let mut stack = Vec::new();
-    for &s in &low {
-        if label[s as usize] != 0 {
-            continue;
-        }
-        let l = heights.len() as u32;
-        heights.push(0);
-        label[s as usize] = l;
-        stack.push(s);
-        while let Some(c) = stack.pop() {
-            let c = c as usize;
-            for (_, m) in neighbours(c) {
-                if label[m] == 0 && d[m] != NO_DATA && z[m] == z[c] {
-                    label[m] = l;
-                    stack.push(m as u32);
-                }
+            if higher {
+                high.push(i as u32);
             }
         }
     }
-    // Away from higher: BFS levels from the high edges of drainable flats.
+    // Away from higher: BFS levels from the high edges over flat cells of the same elevation
+    // (adjacent flat cells of equal elevation are in the same flat, so no labels are needed).
     let mut mask = vec![0u32; n];
-    let mut level: Vec<u32> = high.into_iter().filter(|&h| label[h as usize] != 0).collect();
+    let mut level = high;
     let mut next = Vec::new();
     let mut loops = 0u32;
     while !level.is_empty() {
@@ -86,9 +77,8 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
                 continue;
             }
             mask[c] = loops;
-            heights[label[c] as usize] = loops;
             for (_, m) in neighbours(c) {
-                if label[m] == label[c] && d[m] == FLAT && mask[m] == 0 {
+                if d[m] == FLAT && mask[m] == 0 && z[m] == z[c] {
                     next.push(m as u32);
                 }
             }
@@ -96,9 +86,12 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
         std::mem::swap(&mut level, &mut next);
         next.clear();
     }
+    // Barnes et al. subtract each away value from its flat's height to keep the mask positive;
+    // within a flat any common constant orders cells the same, so the highest height will do.
+    let height = loops;
     // Towards lower: BFS levels from the low edges; combine with the first gradient. `done`
     // marks visited cells (the away values are still in `mask`).
-    let mut done = super::BitSet::new(n);
+    let mut done = BitSet::new(n);
     level = low;
     loops = 0;
     while !level.is_empty() {
@@ -112,12 +105,12 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
             let away = mask[c];
             let towards = loops.saturating_mul(2);
             mask[c] = if away > 0 {
-                towards.saturating_add(heights[label[c] as usize] - away)
+                towards.saturating_add(height - away)
             } else {
                 towards
             };
             for (_, m) in neighbours(c) {
-                if label[m] == label[c] && d[m] == FLAT && !done.get(m) {
+                if d[m] == FLAT && !done.get(m) && z[m] == z[c] {
                     next.push(m as u32);
                 }
             }
@@ -125,14 +118,16 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
         std::mem::swap(&mut level, &mut next);
         next.clear();
     }
+    // Each flat cell drains to its lowest-mask neighbour in the flat; flats the second search
+    // never reached have no way out.
     for i in 0..n {
         if d[i] != FLAT {
             continue;
         }
         let mut best = (mask[i], OUTLET);
-        if label[i] != 0 {
+        if done.get(i) {
             for (k, m) in neighbours(i) {
-                if label[m] == label[i] && mask[m] < best.0 {
+                if z[m] == z[i] && d[m] != NO_DATA && done.get(m) && mask[m] < best.0 {
                     best = (mask[m], k as u8);
                 }
             }

@@ -109,7 +109,7 @@ impl Encoding {
                 if v == -1.0 || v == -2.0 {
                     return Ok(OUTLET);
                 }
-                (v >= 0.0 && v < 256.0 && v.fract() == 0.0)
+                ((0.0..256.0).contains(&v) && v.fract() == 0.0)
                     .then(|| table[v as usize])
                     .flatten()
                     .ok_or_else(|| {

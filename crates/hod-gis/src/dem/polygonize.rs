@@ -15,7 +15,10 @@ use crate::Raster;
 use std::collections::HashMap;
 
 /// A polygon: its outer ring, then its holes; each ring closed (first point repeated last).
-pub type Polygon = Vec<Vec<(f64, f64)>>;
+pub type Polygon = Vec<Ring>;
+
+/// A closed ring of (x, y) points.
+pub type Ring = Vec<(f64, f64)>;
 
 // Directions of travel along an edge, as bits of the per-vertex outgoing-edge set.
 const EAST: u8 = 0;
@@ -120,7 +123,8 @@ pub fn polygons(labels: &Raster<u32>, label: u32, bbox: (usize, usize, usize, us
         let (i, j) = (v / vw, v % vw);
         (g.x0 + (j + c0) as f64 * g.dx, g.y0 - (i + r0) as f64 * g.dy)
     };
-    let mut by_part: HashMap<u32, (Option<Vec<(f64, f64)>>, Vec<Vec<(f64, f64)>>)> = HashMap::new();
+    // Per part: the outer ring (once found) and the holes.
+    let mut by_part: HashMap<u32, (Option<Ring>, Vec<Ring>)> = HashMap::new();
     let mut order = Vec::new();
     for (owner, ring) in rings {
         let mut pts: Vec<(f64, f64)> = ring.iter().map(|&v| coord(v)).collect();
