@@ -66,57 +66,59 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
     // Away from higher: BFS levels from the high edges over flat cells of the same elevation
     // (adjacent flat cells of equal elevation are in the same flat, so no labels are needed).
     let mut mask = vec![0u32; n];
+    // Cells are marked when queued, so each is queued once.
+    for &h in &high {
+        mask[h as usize] = 1;
+    }
     let mut level = high;
     let mut next = Vec::new();
-    let mut loops = 0u32;
+    let mut loops = 1u32;
     while !level.is_empty() {
-        loops += 1;
         for &c in &level {
             let c = c as usize;
-            if mask[c] != 0 {
-                continue;
-            }
-            mask[c] = loops;
             for (_, m) in neighbours(c) {
                 if d[m] == FLAT && mask[m] == 0 && z[m] == z[c] {
+                    mask[m] = loops + 1;
                     next.push(m as u32);
                 }
             }
         }
         std::mem::swap(&mut level, &mut next);
         next.clear();
+        loops += 1;
     }
     // Barnes et al. subtract each away value from its flat's height to keep the mask positive;
     // within a flat any common constant orders cells the same, so the highest height will do.
     let height = loops;
-    // Towards lower: BFS levels from the low edges; combine with the first gradient. `done`
-    // marks visited cells (the away values are still in `mask`).
+    // Towards lower: BFS levels from the low edges (drained cells: no away value), combined with
+    // the away values still in `mask`; `done` marks queued cells.
     let mut done = BitSet::new(n);
+    for &c in &low {
+        done.set(c as usize);
+        mask[c as usize] = 2;
+    }
     level = low;
-    loops = 0;
+    loops = 1;
     while !level.is_empty() {
-        loops += 1;
+        let towards = (loops + 1).saturating_mul(2);
         for &c in &level {
             let c = c as usize;
-            if done.get(c) {
-                continue;
-            }
-            done.set(c);
-            let away = mask[c];
-            let towards = loops.saturating_mul(2);
-            mask[c] = if away > 0 {
-                towards.saturating_add(height - away)
-            } else {
-                towards
-            };
             for (_, m) in neighbours(c) {
                 if d[m] == FLAT && !done.get(m) && z[m] == z[c] {
+                    done.set(m);
+                    let away = mask[m];
+                    mask[m] = if away > 0 {
+                        towards.saturating_add(height - away)
+                    } else {
+                        towards
+                    };
                     next.push(m as u32);
                 }
             }
         }
         std::mem::swap(&mut level, &mut next);
         next.clear();
+        loops += 1;
     }
     // Each flat cell drains to its lowest-mask neighbour in the flat; flats the second search
     // never reached have no way out.
