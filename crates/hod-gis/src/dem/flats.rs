@@ -17,7 +17,7 @@
 //! a `u32` mask per cell, two bits per cell, plus the BFS queues (4 bytes per queued cell).
 
 use super::flowdir::FLAT;
-use super::{BitSet, FlowDir, NO_DATA, OUTLET, neighbour};
+use super::{BitSet, DC, DR, FlowDir, NO_DATA, OUTLET, neighbour};
 use crate::Raster;
 
 /// Gives every [`FLAT`] cell of `dirs` a direction across its flat of `dem`, or [`OUTLET`] when
@@ -31,9 +31,19 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
     }
     let n = g.len();
     let gr = &g;
-    let neighbours = |i: usize| {
-        let (r, c) = (i / gr.cols, i % gr.cols);
-        (0..8).filter_map(move |k| neighbour(gr, r, c, k).map(|n| (k, n)))
+    let (rows, cols) = (g.rows, g.cols);
+    // Interior cells (all but the outer ring) reach their neighbours by fixed index offsets.
+    let off: [isize; 8] = std::array::from_fn(|k| DR[k] * cols as isize + DC[k]);
+    let neighbours = move |i: usize| {
+        let (r, c) = (i / cols, i % cols);
+        let interior = r > 0 && c > 0 && r + 1 < rows && c + 1 < cols;
+        (0..8).filter_map(move |k| {
+            if interior {
+                Some((k, i.wrapping_add_signed(off[k])))
+            } else {
+                neighbour(gr, r, c, k).map(|n| (k, n))
+            }
+        })
     };
     // Edges, found from the flat cells only: drained cells beside a flat cell of the same
     // elevation ("low"), and flat cells beside higher ground ("high").
