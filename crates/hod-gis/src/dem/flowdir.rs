@@ -5,7 +5,7 @@
 //! nodata that have no lower neighbour are outlets (their water leaves the grid); other cells
 //! without a lower neighbour are routed across their flat by [`super::flats`].
 //!
-//! Memory: one byte per cell for the directions, on top of the DEM.
+//! Memory: one byte per cell for the directions, on top of the DEM. Rows are computed in parallel.
 //!
 //! # Encodings
 //! | direction | N | NE | E | SE | S | SW | W | NW | outlet / pit | nodata |
@@ -20,6 +20,7 @@
 
 use super::{DC, DR, FlowDir, NO_DATA, OUTLET, check_size, flats, neighbour};
 use crate::{GisError, Raster};
+use rayon::prelude::*;
 
 /// Internal code of a cell without a lower neighbour, before flats are resolved.
 pub(crate) const FLAT: u8 = 9;
@@ -142,7 +143,8 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
     let dist = [g.dy, diag, g.dx, diag, g.dy, diag, g.dx, diag];
     let z = &dem.data;
     let mut dirs = vec![NO_DATA; g.len()];
-    for (r, out) in dirs.chunks_mut(cols.max(1)).enumerate() {
+    // Rows are independent: compute them in parallel.
+    dirs.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, out)| {
         for (c, o) in out.iter_mut().enumerate() {
             let i = r * cols + c;
             let zc = z[i];
@@ -173,7 +175,7 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
             }
             *o = if best == FLAT && by_nodata { OUTLET } else { best };
         }
-    }
+    });
     let mut dirs = Raster {
         geom: g.clone(),
         data: dirs,
