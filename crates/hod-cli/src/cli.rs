@@ -98,6 +98,11 @@ pub enum Command {
     },
     /// Basin-average series: exact coverage-weighted means over polygons, one column per basin.
     BasinMean(crate::basin_mean::Args),
+    /// DEM steps: fill, flowdir, accumulation, streams.
+    #[command(subcommand)]
+    Dem(crate::dem::DemCommand),
+    /// Basins above outlets (snapped onto the modelled rivers) as GeoJSON polygons.
+    Watershed(crate::watershed::WatershedArgs),
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -115,10 +120,16 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Grid commands need neither the store nor the async runtime.
+    let command = match cli.command {
+        Command::Dem(cmd) => return crate::dem::run(cmd, cli.json),
+        Command::Watershed(args) => return crate::watershed::run(args, cli.json),
+        other => other,
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let store = Store::open(&cli.store).with_context(|| format!("cannot open store {}", cli.store))?;
-        match cli.command {
+        match command {
             Command::Ingest {
                 dataset,
                 sources,
@@ -175,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 inline_unpacked,
             } => crate::refs::run(&store, &dataset, &output, inline_unpacked, cli.json).await,
             Command::Thiessen(args) => crate::thiessen::run(args, cli.json),
+            Command::Dem(_) | Command::Watershed(_) => Ok(()),
         }
     })
 }

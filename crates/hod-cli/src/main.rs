@@ -3,6 +3,7 @@
 mod basin_mean;
 mod catalog;
 mod cli;
+mod dem;
 mod info;
 mod ingest;
 mod output;
@@ -10,6 +11,7 @@ mod progress;
 mod read;
 mod refs;
 mod thiessen;
+mod watershed;
 
 use clap::Parser;
 

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod ascii;
+pub mod dem;
 mod error;
 pub mod geotiff;
 mod raster;
