@@ -77,6 +77,8 @@ pub enum Command {
         #[arg(long)]
         reduce: Option<String>,
     },
+    /// Krige scattered points onto a grid (PyKrige-compatible ordinary/universal kriging).
+    Krige(crate::krige::Args),
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -127,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 crate::read::run(&store, args, cli.json).await
             }
+            Command::Krige(a) => crate::krige::run(a, cli.json),
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
             Command::Refs {

@@ -3,6 +3,7 @@
 mod cli;
 mod info;
 mod ingest;
+mod krige;
 mod output;
 mod progress;
 mod read;

@@ -16,6 +16,7 @@
 pub mod ascii;
 mod error;
 pub mod geotiff;
+pub mod kriging;
 mod raster;
 
 pub use error::GisError;
