@@ -107,11 +107,17 @@ pub fn run(a: Args, json: bool) -> anyhow::Result<()> {
     let (pred, cv) = match a.neighbours {
         Some(k) => {
             let m = MovingKriging::new(&x, &y, &z, variogram, &drift, anisotropy, k)?;
-            (m.predict_grid(&gx, &gy)?, a.cv.then(|| m.cross_validate()).transpose()?)
+            (
+                m.predict_grid(&gx, &gy)?,
+                a.cv.then(|| m.cross_validate()).transpose()?,
+            )
         }
         None => {
             let m = Kriging::new(&x, &y, &z, variogram, &drift, anisotropy)?;
-            (m.predict_grid(&gx, &gy)?, a.cv.then(|| cross_validate(&m)).transpose()?)
+            (
+                m.predict_grid(&gx, &gy)?,
+                a.cv.then(|| cross_validate(&m)).transpose()?,
+            )
         }
     };
     let geom = GridGeometry {
@@ -189,7 +195,10 @@ fn read_points(path: &Path) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
         let toks = split(line);
         if x.is_empty() && toks.iter().any(|t| t.parse::<f64>().is_err()) {
             // A header: pick the named columns if present.
-            let find = |names: &[&str]| toks.iter().position(|t| names.contains(&t.to_ascii_lowercase().as_str()));
+            let find = |names: &[&str]| {
+                toks.iter()
+                    .position(|t| names.contains(&t.to_ascii_lowercase().as_str()))
+            };
             if let (Some(a), Some(b), Some(c)) = (
                 find(&["x", "lon", "longitude", "easting"]),
                 find(&["y", "lat", "latitude", "northing"]),
@@ -215,16 +224,21 @@ fn read_points(path: &Path) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
 }
 
 fn read_raster(path: &Path) -> anyhow::Result<Raster<f64>> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let what = path.display().to_string();
     Ok(match ext.as_str() {
         "asc" | "txt" => {
             ascii::parse(&std::fs::read_to_string(path).with_context(|| format!("cannot read {what}"))?)
                 .with_context(|| what.clone())?
         }
-        "tif" | "tiff" => {
-            hod_gis::geotiff::read(&what, &std::fs::read(path).with_context(|| format!("cannot read {what}"))?)?
-        }
+        "tif" | "tiff" => hod_gis::geotiff::read(
+            &what,
+            &std::fs::read(path).with_context(|| format!("cannot read {what}"))?,
+        )?,
         _ => bail!("{what}: external drift must be an Esri ASCII grid (.asc) or a GeoTIFF (.tif)"),
     })
 }
@@ -236,7 +250,12 @@ enum OutKind {
 }
 
 fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("asc") => Ok(OutKind::Ascii),
         Some("nc") => Ok(OutKind::Netcdf),
         Some("tif" | "tiff") => bail!(
@@ -248,7 +267,14 @@ fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
 }
 
 /// Writes a south-first (PyKrige order) grid of values.
-fn write_grid(path: &Path, name: &str, geom: &GridGeometry, gx: &[f64], gy: &[f64], values: Vec<f64>) -> anyhow::Result<()> {
+fn write_grid(
+    path: &Path,
+    name: &str,
+    geom: &GridGeometry,
+    gx: &[f64],
+    gy: &[f64],
+    values: Vec<f64>,
+) -> anyhow::Result<()> {
     match out_kind(path)? {
         OutKind::Ascii => {
             let north_first = values.chunks(geom.cols.max(1)).rev().flatten().copied().collect();
@@ -272,13 +298,20 @@ fn write_grid(path: &Path, name: &str, geom: &GridGeometry, gx: &[f64], gy: &[f6
                 values,
                 attrs: [(
                     "long_name".to_string(),
-                    serde_json::Value::from(if name == "z" { "kriging estimate" } else { "kriging variance" }),
+                    serde_json::Value::from(if name == "z" {
+                        "kriging estimate"
+                    } else {
+                        "kriging variance"
+                    }),
                 )]
                 .into_iter()
                 .collect(),
             };
-            let globals = [("source".to_string(), serde_json::Value::from("hod krige"))].into_iter().collect();
-            hod_query::netcdf::write_netcdf(path, &[cube], &globals).with_context(|| path.display().to_string())
+            let globals = [("source".to_string(), serde_json::Value::from("hod krige"))]
+                .into_iter()
+                .collect();
+            hod_query::netcdf::write_netcdf(path, &[cube], &globals)
+                .with_context(|| path.display().to_string())
         }
     }
 }

@@ -5,14 +5,15 @@
 //! `/tmp/peers-venv/bin/python`; `HOD_BENCH_N` / `HOD_BENCH_M` change the sizes).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hod_gis::kriging::{
-    Anisotropy, Drift, FitOptions, Kriging, Model, MovingKriging, fit_variogram,
-};
+use hod_gis::kriging::{Anisotropy, Drift, FitOptions, Kriging, Model, MovingKriging, fit_variogram};
 use std::process::Command;
 use std::time::Instant;
 
 fn env_usize(k: &str, default: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn peak_rss_mb() -> Option<f64> {
@@ -42,7 +43,10 @@ fn main() {
     );
     let out = Command::new(&python).args(["-c", &dump]).output();
     let Ok(out) = out.as_ref().map_err(|e| e.to_string()).and_then(|o| {
-        o.status.success().then_some(o).ok_or_else(|| String::from_utf8_lossy(&o.stderr).into_owned())
+        o.status
+            .success()
+            .then_some(o)
+            .ok_or_else(|| String::from_utf8_lossy(&o.stderr).into_owned())
     }) else {
         println!("kriging bench: {python} with numpy not available ({out:?}); nothing to compare");
         return;
@@ -58,7 +62,9 @@ fn main() {
     );
     // numpy.linspace(0, 1, m).
     let step = 1.0 / (m - 1) as f64;
-    let g: Vec<f64> = (0..m).map(|i| if i == m - 1 { 1.0 } else { i as f64 * step }).collect();
+    let g: Vec<f64> = (0..m)
+        .map(|i| if i == m - 1 { 1.0 } else { i as f64 * step })
+        .collect();
 
     let t0 = Instant::now();
     let (vario, _) = fit_variogram(&x, &y, &z, Model::Spherical, &FitOptions::default()).unwrap();
@@ -81,10 +87,12 @@ fn main() {
     let mk = MovingKriging::new(&x, &y, &z, vario, &Drift::None, Anisotropy::default(), 64).unwrap();
     let q = mk.predict_grid(&g, &g).unwrap();
     let mov_s = t2.elapsed().as_secs_f64();
-    let dev = p.z.iter().zip(&q.z).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    println!(
-        "ours (64 nearest):   execute {mov_s:.3} s; max |z − exact| {dev:.2e}"
-    );
+    let dev =
+        p.z.iter()
+            .zip(&q.z)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+    println!("ours (64 nearest):   execute {mov_s:.3} s; max |z − exact| {dev:.2e}");
 
     let script = format!("{bench_dir}/peer_kriging.py");
     let t3 = Instant::now();
@@ -113,7 +121,13 @@ fn main() {
         json_num(&text, "variance_mean").unwrap_or(f64::NAN),
         json_num(&text, "peak_rss_mb").unwrap_or(f64::NAN)
     );
-    println!("PyKrige fitted params: {}", text.split("\"variogram_params\": ").nth(1).and_then(|s| s.split(']').next()).unwrap_or("?"));
+    println!(
+        "PyKrige fitted params: {}",
+        text.split("\"variogram_params\": ")
+            .nth(1)
+            .and_then(|s| s.split(']').next())
+            .unwrap_or("?")
+    );
     println!(
         "ratio PyKrige / ours: {:.1}× total, {:.1}× execute (exact); {:.1}× execute with 64 nearest; load {}",
         pt / ours,

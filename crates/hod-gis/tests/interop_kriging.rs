@@ -110,7 +110,13 @@ fn matches_pykrige() {
     let dem = ascii::parse(&std::fs::read_to_string(data("kriging/test3_dem.asc")).unwrap()).unwrap();
     let gx: Vec<f64> = (0..20).map(|i| 1067275.0 + i as f64 * 250.0).collect();
     let gy: Vec<f64> = (0..15).map(|j| 241459.0 + j as f64 * 170.0).collect();
-    let nums = |v: &Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect() };
+    let nums = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect()
+    };
 
     for (case, want) in cases.as_array().unwrap().iter().zip(&want) {
         let model: Model = case["model"].as_str().unwrap().parse().unwrap();
@@ -140,7 +146,11 @@ fn matches_pykrige() {
         let wp = nums(&want["params"]);
         for (a, b) in vario.params.iter().zip(&wp) {
             let tol = if fitted { 1e-3 } else { 1e-12 };
-            assert!((a - b).abs() <= tol * b.abs().max(1e-6), "{case}: params {:?} vs PyKrige {wp:?}", vario.params);
+            assert!(
+                (a - b).abs() <= tol * b.abs().max(1e-6),
+                "{case}: params {:?} vs PyKrige {wp:?}",
+                vario.params
+            );
         }
         let p = match case.get("k").and_then(Value::as_u64) {
             Some(k) => MovingKriging::new(&x, &y, &z, vario, &drift, aniso, k as usize)
@@ -153,7 +163,10 @@ fn matches_pykrige() {
                 .unwrap(),
         };
         let rtol = if fitted { 1e-3 } else { 1e-6 };
-        for (what, got, want) in [("z", &p.z, nums(&want["z"])), ("ss", &p.variance, nums(&want["ss"]))] {
+        for (what, got, want) in [
+            ("z", &p.z, nums(&want["z"])),
+            ("ss", &p.variance, nums(&want["ss"])),
+        ] {
             let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(

@@ -61,7 +61,11 @@ fn test1_ordinary_exponential_matches_kt3d() {
     assert!((p.z[0] - 40.98528584).abs() < 1e-7, "{}", p.z[0]);
     assert!((p.z[last] - 63.74086571).abs() < 1e-7);
     assert!((p.variance[0] - 528.2630424).abs() < 1e-6, "{}", p.variance[0]);
-    assert!((p.variance[last] - 508.86014835).abs() < 1e-6, "{}", p.variance[last]);
+    assert!(
+        (p.variance[last] - 508.86014835).abs() < 1e-6,
+        "{}",
+        p.variance[last]
+    );
     // PyKrige's own form of the system, solved directly (a neighbourhood holding every point),
     // agrees with the covariance form used by the global solver.
     let loose = MovingKriging::new(&x, &y, &z, v, &Drift::None, Anisotropy::default(), 100).unwrap();
@@ -109,7 +113,11 @@ fn universal_kriging_single_point() {
     // The test suite's figures (567.54, 9.044) to its tolerance, and PyKrige 1.7.3's own output.
     assert!((p.z[0] - 567.54).abs() < 0.1 * 567.54 && (p.variance[0] - 9.044).abs() < 0.1 * 9.044);
     assert!((p.z[0] - 567.6581492812596).abs() < 1e-9, "{}", p.z[0]);
-    assert!((p.variance[0] - 9.042819665551926).abs() < 1e-9, "{}", p.variance[0]);
+    assert!(
+        (p.variance[0] - 9.042819665551926).abs() < 1e-9,
+        "{}",
+        p.variance[0]
+    );
     assert!((p.z[1] - 477.0).abs() < 1e-9, "{}", p.z[1]);
     assert!(p.variance[1].abs() < 1e-9);
     let w = k.weights(65.0, 137.0).unwrap();
@@ -123,16 +131,32 @@ fn leave_one_out_equals_refitting_without_the_point() {
         (Model::Spherical, Drift::None),
         (Model::Linear, Drift::RegionalLinear),
     ] {
-        let list: &[f64] = if model == Model::Linear { &[0.05, 1.0] } else { &[500.0, 3000.0, 10.0] };
+        let list: &[f64] = if model == Model::Linear {
+            &[0.05, 1.0]
+        } else {
+            &[500.0, 3000.0, 10.0]
+        };
         let v = Variogram::from_pykrige_list(model, list).unwrap();
         let k = Kriging::new(&x, &y, &z, v, &drift, Anisotropy::default()).unwrap();
         let cv = cross_validate(&k).unwrap();
         for i in [0, 7, 14] {
-            let keep = |c: &[f64]| c.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| *v).collect::<Vec<_>>();
+            let keep = |c: &[f64]| {
+                c.iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, v)| *v)
+                    .collect::<Vec<_>>()
+            };
             let ki = Kriging::new(&keep(&x), &keep(&y), &keep(&z), v, &drift, Anisotropy::default()).unwrap();
             let p = ki.predict_points(&[x[i]], &[y[i]]).unwrap();
-            assert!((z[i] - p.z[0] - cv.errors[i]).abs() < 1e-6 * z[i].abs(), "{model} {i}");
-            assert!((p.variance[0] - cv.variances[i]).abs() < 1e-6 * p.variance[0], "{model} {i}");
+            assert!(
+                (z[i] - p.z[0] - cv.errors[i]).abs() < 1e-6 * z[i].abs(),
+                "{model} {i}"
+            );
+            assert!(
+                (p.variance[0] - cv.variances[i]).abs() < 1e-6 * p.variance[0],
+                "{model} {i}"
+            );
         }
         assert!(cv.rmse > 0.0 && cv.q2 > 0.0);
         let moving = MovingKriging::new(&x, &y, &z, v, &drift, Anisotropy::default(), 20).unwrap();
@@ -182,8 +206,8 @@ proptest::proptest! {
         let w = k.weights(qx, qy).unwrap();
         proptest::prop_assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-6, "sum {}", w.iter().sum::<f64>());
         let p = k.predict_points(&x, &y).unwrap();
-        for i in 0..z.len() {
-            proptest::prop_assert!((p.z[i] - z[i]).abs() < 1e-6 * (1.0 + z[i].abs()), "{} vs {}", p.z[i], z[i]);
+        for (got, want) in p.z.iter().zip(&z) {
+            proptest::prop_assert!((got - want).abs() < 1e-6 * (1.0 + want.abs()), "{} vs {}", got, want);
         }
     }
 }

@@ -80,7 +80,11 @@ pub fn experimental_variogram(
     let mut count = vec![0usize; nl];
     for (i, j, d) in pairs() {
         // First guess from the width, then settle on PyKrige's half-open bin [b_k, b_k+1).
-        let mut k = if dd > 0.0 { (((d - dmin) / dd) as usize).min(nl - 1) } else { 0 };
+        let mut k = if dd > 0.0 {
+            (((d - dmin) / dd) as usize).min(nl - 1)
+        } else {
+            0
+        };
         while k > 0 && d < bins[k] {
             k -= 1;
         }
@@ -213,6 +217,23 @@ fn minimise_soft_l1(
                 }
             }
         }
+        // Variables held at a bound by the gradient stay there (projected Newton).
+        let free: Vec<bool> = (0..3)
+            .map(|t| t < np && !((x[t] <= lo[t] && jtr[t] > 0.0) || (x[t] >= hi[t] && jtr[t] < 0.0)))
+            .collect();
+        if !free.iter().any(|f| *f) {
+            return x;
+        }
+        for a in 0..3 {
+            for b in 0..3 {
+                if !(free[a] && free[b]) {
+                    jtj[a][b] = if a == b { 1.0 } else { 0.0 };
+                }
+            }
+            if !free[a] {
+                jtr[a] = 0.0;
+            }
+        }
         let mut improved = false;
         while lambda < 1e12 {
             let mut mat = jtj;
@@ -231,7 +252,9 @@ fn minimise_soft_l1(
             let rn = resid(&xn);
             let fnew = cost(&rn);
             if fnew < f {
-                let moved = (0..np).map(|t| (xn[t] - x[t]).abs() / x[t].abs().max(1e-12)).fold(0.0, f64::max);
+                let moved = (0..np)
+                    .map(|t| (xn[t] - x[t]).abs() / x[t].abs().max(1e-12))
+                    .fold(0.0, f64::max);
                 let rel = (f - fnew) / f.max(f64::MIN_POSITIVE);
                 x = xn;
                 r = rn;
@@ -265,8 +288,9 @@ fn solve3(m: &[[f64; 3]; 3], b: &[f64; 3], np: usize) -> Option<[f64; 3]> {
         }
         for r in c + 1..np {
             let f = a[r][c] / a[c][c];
-            for k in c..np {
-                a[r][k] -= f * a[c][k];
+            let pivot_row = a[c];
+            for (x, p) in a[r].iter_mut().zip(pivot_row).take(np).skip(c) {
+                *x -= f * p;
             }
             v[r] -= f * v[c];
         }

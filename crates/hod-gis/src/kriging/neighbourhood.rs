@@ -86,7 +86,11 @@ impl MovingKriging {
         self.predict_with(gx.len() * gy.len(), |i| (gx[i % nx], gy[i / nx]))
     }
 
-    fn predict_with(&self, npt: usize, at: impl Fn(usize) -> (f64, f64) + Sync) -> Result<Prediction, GisError> {
+    fn predict_with(
+        &self,
+        npt: usize,
+        at: impl Fn(usize) -> (f64, f64) + Sync,
+    ) -> Result<Prediction, GisError> {
         let out: Vec<(f64, f64)> = (0..npt)
             .into_par_iter()
             .map_init(Local::default, |s, i| {
@@ -168,7 +172,11 @@ impl MovingKriging {
                 s.a[(n + t) * m + r] = f;
             }
             let h = (px - p.ax[i]).hypot(py - p.ay[i]);
-            s.b[r] = if h.abs() <= EPS { 0.0 } else { -p.variogram.gamma(h) };
+            s.b[r] = if h.abs() <= EPS {
+                0.0
+            } else {
+                -p.variogram.gamma(h)
+            };
         }
         s.drift.clear();
         s.drift.resize(np, 0.0);

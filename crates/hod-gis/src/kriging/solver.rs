@@ -12,8 +12,8 @@ use super::drift::{Drift, ExternalDrift};
 use super::variogram::Variogram;
 use crate::GisError;
 use faer::linalg::matmul::matmul;
-use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::linalg::solvers::DenseSolveCore;
+use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rayon::prelude::*;
 
@@ -57,9 +57,9 @@ pub(crate) struct Frame {
 impl Frame {
     pub(crate) fn new(x: &[f64], y: &[f64], a: Anisotropy) -> Frame {
         let mid = |v: &[f64]| {
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &t| (l.min(t), h.max(t)));
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &t| {
+                (l.min(t), h.max(t))
+            });
             (hi + lo) / 2.0
         };
         let rad = -a.angle * std::f64::consts::PI / 180.0;
@@ -301,7 +301,11 @@ impl Problem {
             let (px, py) = self.frame.adjust(ox, oy);
             for (i, out) in g.col_mut(k).iter_mut().enumerate() {
                 let h = (px - self.ax[i]).hypot(py - self.ay[i]);
-                let gam = if h.abs() <= EPS { 0.0 } else { self.variogram.gamma(h) };
+                let gam = if h.abs() <= EPS {
+                    0.0
+                } else {
+                    self.variogram.gamma(h)
+                };
                 *out = shift + sign * gam;
             }
             self.basis.eval(px, py, ox, oy, &mut drift)?;
@@ -312,10 +316,10 @@ impl Problem {
         Ok((g, f0))
     }
     pub(crate) fn factorise(&self) -> Result<System, GisError> {
-        if self.variogram.model.is_bounded() {
-            if let Some(s) = self.covariance_system() {
-                return Ok(s);
-            }
+        if self.variogram.model.is_bounded()
+            && let Some(s) = self.covariance_system()
+        {
+            return Ok(s);
         }
         let (inv, dual) = self.full_inverse()?;
         Ok(System::Inverse { inv, dual })
@@ -331,15 +335,36 @@ impl Problem {
         let mut u = self.f.clone();
         solve_lower_triangular_in_place(l.as_ref(), u.as_mut(), Par::Seq);
         let mut s = Mat::zeros(p, p);
-        matmul(s.as_mut(), Accum::Replace, u.transpose(), u.as_ref(), 1.0, Par::Seq);
+        matmul(
+            s.as_mut(),
+            Accum::Replace,
+            u.transpose(),
+            u.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         let s_inv = s.partial_piv_lu().inverse();
         // Dual weights: y = L⁻¹z, β = S⁻¹ uᵀy, α = L⁻ᵀ(y − uβ).
         let mut yv = Mat::from_fn(n, 1, |i, _| self.z[i]);
         solve_lower_triangular_in_place(l.as_ref(), yv.as_mut(), Par::Seq);
         let mut uty = Mat::zeros(p, 1);
-        matmul(uty.as_mut(), Accum::Replace, u.transpose(), yv.as_ref(), 1.0, Par::Seq);
+        matmul(
+            uty.as_mut(),
+            Accum::Replace,
+            u.transpose(),
+            yv.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         let mut beta = Mat::zeros(p, 1);
-        matmul(beta.as_mut(), Accum::Replace, s_inv.as_ref(), uty.as_ref(), 1.0, Par::Seq);
+        matmul(
+            beta.as_mut(),
+            Accum::Replace,
+            s_inv.as_ref(),
+            uty.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         matmul(yv.as_mut(), Accum::Add, u.as_ref(), beta.as_ref(), -1.0, Par::Seq);
         solve_upper_triangular_in_place(l.transpose(), yv.as_mut(), Par::Seq);
         let alpha: Vec<f64> = (0..n).map(|i| yv[(i, 0)]).collect();
@@ -442,7 +467,11 @@ impl Kriging {
         self.predict_with(gx.len() * gy.len(), |k| (gx[k % nx], gy[k / nx]))
     }
 
-    fn predict_with(&self, npt: usize, at: impl Fn(usize) -> (f64, f64) + Sync) -> Result<Prediction, GisError> {
+    fn predict_with(
+        &self,
+        npt: usize,
+        at: impl Fn(usize) -> (f64, f64) + Sync,
+    ) -> Result<Prediction, GisError> {
         let mut z = vec![0.0; npt];
         let mut variance = vec![0.0; npt];
         z.par_chunks_mut(BLOCK)
@@ -492,10 +521,22 @@ impl Kriging {
                 let m = n + p;
                 let b = Mat::from_fn(m, len, |i, k| if i < n { g[(i, k)] } else { f0[(i - n, k)] });
                 let mut x = Mat::zeros(m, len);
-                matmul(x.as_mut(), Accum::Replace, inv.as_ref(), b.as_ref(), 1.0, Par::Seq);
+                matmul(
+                    x.as_mut(),
+                    Accum::Replace,
+                    inv.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
                 for (k, (zo, vo)) in zc.iter_mut().zip(vc.iter_mut()).enumerate() {
                     *zo = b.col(k).iter().zip(dual).map(|(a, d)| a * d).sum();
-                    *vo = -x.col(k).iter().zip(b.col(k).iter()).map(|(a, d)| a * d).sum::<f64>();
+                    *vo = -x
+                        .col(k)
+                        .iter()
+                        .zip(b.col(k).iter())
+                        .map(|(a, d)| a * d)
+                        .sum::<f64>();
                 }
             }
         }
@@ -516,7 +557,14 @@ impl Kriging {
                 let mut r = -f0;
                 matmul(r.as_mut(), Accum::Add, u.transpose(), g.as_ref(), 1.0, Par::Seq);
                 let mut mu = Mat::zeros(r.nrows(), 1);
-                matmul(mu.as_mut(), Accum::Replace, s_inv.as_ref(), r.as_ref(), 1.0, Par::Seq);
+                matmul(
+                    mu.as_mut(),
+                    Accum::Replace,
+                    s_inv.as_ref(),
+                    r.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
                 matmul(g.as_mut(), Accum::Add, u.as_ref(), mu.as_ref(), -1.0, Par::Seq);
                 solve_upper_triangular_in_place(l.transpose(), g.as_mut(), Par::Seq);
                 Ok((0..n).map(|i| g[(i, 0)]).collect())
