@@ -13,7 +13,10 @@ fn data(rel: &str) -> PathBuf {
 }
 
 fn hod(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -24,7 +27,12 @@ fn hod(args: &[&str]) -> (bool, String, String) {
 fn assert_grid_close(path: &std::path::Path, answer: &str, rtol: f64) {
     let got = ascii::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let want = ascii::parse(&std::fs::read_to_string(data(answer)).unwrap()).unwrap();
-    assert!(got.geom.same_cells(&want.geom), "{:?} vs {:?}", got.geom, want.geom);
+    assert!(
+        got.geom.same_cells(&want.geom),
+        "{:?} vs {:?}",
+        got.geom,
+        want.geom
+    );
     for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
         assert!((g - w).abs() <= rtol * w.abs() + 1e-8, "cell {i}: {g} vs {w}");
     }
@@ -64,8 +72,17 @@ fn ordinary_kriging_writes_the_kt3d_answer() {
 
     let tif = dir.path().join("z.tif");
     let (ok, _, err) = hod(&[
-        "krige", "--points", pts.to_str().unwrap(), "--model", "spherical", "--params", "500,3000,0",
-        "--grid", "0,1,2,0,1,2", "-o", tif.to_str().unwrap(),
+        "krige",
+        "--points",
+        pts.to_str().unwrap(),
+        "--model",
+        "spherical",
+        "--params",
+        "500,3000,0",
+        "--grid",
+        "0,1,2,0,1,2",
+        "-o",
+        tif.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("not yet"), "{err}");
 }

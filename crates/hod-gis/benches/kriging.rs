@@ -39,7 +39,7 @@ fn main() {
     let dump = format!(
         "import sys; sys.path.insert(0, {bench_dir:?}); from peer_kriging import make_points\n\
          x, y, z = make_points({n}, 42)\n\
-         print('\\n'.join(f'{{a!r}} {{b!r}} {{c!r}}' for a, b, c in zip(x, y, z)))"
+         print('\\n'.join(f'{{float(a)!r}} {{float(b)!r}} {{float(c)!r}}' for a, b, c in zip(x, y, z)))"
     );
     let out = Command::new(&python).args(["-c", &dump]).output();
     let Ok(out) = out.as_ref().map_err(|e| e.to_string()).and_then(|o| {
