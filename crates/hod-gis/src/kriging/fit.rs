@@ -2,7 +2,7 @@
 //! `variogram_parameters` are given (`core._initialize_variogram_model`,
 //! `core._calculate_variogram_model`).
 
-use super::solver::{Anisotropy, Frame};
+use super::solver::{Anisotropy, Frame, dist};
 use super::variogram::{Model, Variogram};
 use crate::GisError;
 
@@ -65,7 +65,7 @@ pub fn experimental_variogram(
     let pairs = || {
         (0..n).flat_map({
             let (ax, ay) = (&ax, &ay);
-            move |i| (i + 1..n).map(move |j| (i, j, (ax[i] - ax[j]).hypot(ay[i] - ay[j])))
+            move |i| (i + 1..n).map(move |j| (i, j, dist(ax[i] - ax[j], ay[i] - ay[j])))
         })
     };
     let (dmin, dmax) = pairs().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, _, d)| {

@@ -3,7 +3,7 @@
 //! The cost per point is O(k³) instead of O(n²), so it scales to many thousands of points.
 
 use super::drift::Drift;
-use super::solver::{Anisotropy, EPS, Prediction, Problem};
+use super::solver::{Anisotropy, EPS, Prediction, Problem, dist};
 use super::variogram::Variogram;
 use crate::GisError;
 use rayon::prelude::*;
@@ -171,7 +171,7 @@ impl MovingKriging {
                 s.a[r * m + n + t] = f;
                 s.a[(n + t) * m + r] = f;
             }
-            let h = (px - p.ax[i]).hypot(py - p.ay[i]);
+            let h = dist(px - p.ax[i], py - p.ay[i]);
             s.b[r] = if h.abs() <= EPS {
                 0.0
             } else {
