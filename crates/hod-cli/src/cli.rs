@@ -103,6 +103,8 @@ pub enum Command {
     Dem(crate::dem::DemCommand),
     /// Basins above outlets (snapped onto the modelled rivers) as GeoJSON polygons.
     Watershed(crate::watershed::WatershedArgs),
+    /// Krige scattered points onto a grid (PyKrige-compatible ordinary/universal kriging).
+    Krige(crate::krige::Args),
     /// Export kerchunk references (version 1 JSON) that xarray/fsspec can open.
     Refs {
         /// Dataset name.
@@ -178,6 +180,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::read::run(&store, args, cli.json).await
             }
             Command::BasinMean(args) => crate::basin_mean::run(&store, args, cli.json).await,
+            Command::Krige(a) => crate::krige::run(a, cli.json),
             Command::List => crate::info::list(&store, cli.json).await,
             Command::Info { dataset } => crate::info::info(&store, &dataset, cli.json).await,
             Command::Refs {

@@ -6,6 +6,7 @@ mod cli;
 mod dem;
 mod info;
 mod ingest;
+mod krige;
 mod output;
 mod progress;
 mod read;

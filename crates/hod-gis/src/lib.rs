@@ -17,6 +17,7 @@ pub mod ascii;
 pub mod dem;
 mod error;
 pub mod geotiff;
+pub mod kriging;
 mod raster;
 pub mod thiessen;
 pub mod vector;

@@ -1,0 +1,138 @@
+//! Kriging benchmark: ours against PyKrige (`shared/bench/peer_kriging.py`) on the same 1,000
+//! synthetic points onto a 200 × 200 grid, in one run.
+//!
+//! `cargo bench -p hod-gis --bench kriging` (env: `HOD_PEER_PYTHON`, default
+//! `/tmp/peers-venv/bin/python`; `HOD_BENCH_N` / `HOD_BENCH_M` change the sizes).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use hod_gis::kriging::{Anisotropy, Drift, FitOptions, Kriging, Model, MovingKriging, fit_variogram};
+use std::process::Command;
+use std::time::Instant;
+
+fn env_usize(k: &str, default: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn json_num(text: &str, key: &str) -> Option<f64> {
+    let i = text.find(&format!("\"{key}\""))?;
+    let rest = text[i + key.len() + 2..].trim_start_matches([':', ' ', '{']);
+    let rest = rest.strip_prefix("\"median\": ").unwrap_or(rest);
+    rest.split([',', '}']).next()?.trim().parse().ok()
+}
+
+fn main() {
+    let n = env_usize("HOD_BENCH_N", 1000);
+    let m = env_usize("HOD_BENCH_M", 200);
+    let python = std::env::var("HOD_PEER_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
+    let bench_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench");
+    // The peer's own point generator (numpy PCG64, seed 42), so both krige the same points.
+    let dump = format!(
+        "import sys; sys.path.insert(0, {bench_dir:?}); from peer_kriging import make_points\n\
+         x, y, z = make_points({n}, 42)\n\
+         print('\\n'.join(f'{{float(a)!r}} {{float(b)!r}} {{float(c)!r}}' for a, b, c in zip(x, y, z)))"
+    );
+    let out = Command::new(&python).args(["-c", &dump]).output();
+    let Ok(out) = out.as_ref().map_err(|e| e.to_string()).and_then(|o| {
+        o.status
+            .success()
+            .then_some(o)
+            .ok_or_else(|| String::from_utf8_lossy(&o.stderr).into_owned())
+    }) else {
+        println!("kriging bench: {python} with numpy not available ({out:?}); nothing to compare");
+        return;
+    };
+    let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let (x, y, z): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+        v.chunks(3).map(|r| r[0]).collect(),
+        v.chunks(3).map(|r| r[1]).collect(),
+        v.chunks(3).map(|r| r[2]).collect(),
+    );
+    // numpy.linspace(0, 1, m).
+    let step = 1.0 / (m - 1) as f64;
+    let g: Vec<f64> = (0..m)
+        .map(|i| if i == m - 1 { 1.0 } else { i as f64 * step })
+        .collect();
+
+    let t0 = Instant::now();
+    let (vario, _) = fit_variogram(&x, &y, &z, Model::Spherical, &FitOptions::default()).unwrap();
+    let fit_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let k = Kriging::new(&x, &y, &z, vario, &Drift::None, Anisotropy::default()).unwrap();
+    let p = k.predict_grid(&g, &g).unwrap();
+    let exec_s = t1.elapsed().as_secs_f64();
+    let ours = fit_s + exec_s;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "ours (exact):        fit {fit_s:.3} s + execute {exec_s:.3} s = {ours:.3} s; params {:?}; \
+         grid mean {:.9}, variance mean {:.9}; peak RSS {:.0} MB",
+        vario.params,
+        mean(&p.z),
+        mean(&p.variance),
+        peak_rss_mb().unwrap_or(f64::NAN)
+    );
+    let t2 = Instant::now();
+    let mk = MovingKriging::new(&x, &y, &z, vario, &Drift::None, Anisotropy::default(), 64).unwrap();
+    let q = mk.predict_grid(&g, &g).unwrap();
+    let mov_s = t2.elapsed().as_secs_f64();
+    let dev =
+        p.z.iter()
+            .zip(&q.z)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+    println!("ours (64 nearest):   execute {mov_s:.3} s; max |z − exact| {dev:.2e}");
+
+    let script = format!("{bench_dir}/peer_kriging.py");
+    let t3 = Instant::now();
+    let peer = Command::new(&python)
+        .args([script.as_str(), &n.to_string(), &m.to_string(), "--repeat", "1"])
+        .output();
+    let wall = t3.elapsed().as_secs_f64();
+    let Ok(peer) = peer else {
+        println!("PyKrige: could not run {script}");
+        return;
+    };
+    let text = String::from_utf8_lossy(&peer.stdout).into_owned();
+    if !peer.status.success() {
+        println!("PyKrige failed: {}", String::from_utf8_lossy(&peer.stderr));
+        return;
+    }
+    let (pf, pe, pt) = (
+        json_num(&text, "fit_s").unwrap_or(f64::NAN),
+        json_num(&text, "execute_s").unwrap_or(f64::NAN),
+        json_num(&text, "total_s").unwrap_or(f64::NAN),
+    );
+    println!(
+        "PyKrige (vectorized): fit {pf:.3} s + execute {pe:.3} s = {pt:.3} s (process wall {wall:.1} s); \
+         grid mean {:.9}, variance mean {:.9}; peak RSS {:.0} MB",
+        json_num(&text, "grid_mean").unwrap_or(f64::NAN),
+        json_num(&text, "variance_mean").unwrap_or(f64::NAN),
+        json_num(&text, "peak_rss_mb").unwrap_or(f64::NAN)
+    );
+    println!(
+        "PyKrige fitted params: {}",
+        text.split("\"variogram_params\": ")
+            .nth(1)
+            .and_then(|s| s.split(']').next())
+            .unwrap_or("?")
+    );
+    println!(
+        "ratio PyKrige / ours: {:.1}× total, {:.1}× execute (exact); {:.1}× execute with 64 nearest; load {}",
+        pt / ours,
+        pe / exec_s,
+        pe / mov_s,
+        json_num(&text, "loadavg_1m").map_or("?".into(), |l| format!("{l:.1}"))
+    );
+}
