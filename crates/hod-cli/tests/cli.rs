@@ -391,3 +391,18 @@ fn whole_series_streams_in_bounded_memory_and_as_read_in_memory() {
         assert!(!Path::new(&j).exists());
     }
 }
+
+#[test]
+fn re_ingesting_a_single_file_dataset_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let dem = data().join("dem/dem_cog.tif").display().to_string();
+    let first = json(&store, &["--json", "ingest", "dem", &dem]);
+    let again = json(&store, &["--json", "ingest", "dem", &dem]);
+    assert_eq!(again["scanned"], 0);
+    assert_eq!(again["version"], first["version"]);
+    // Another file cannot extend a dataset without a concat dimension.
+    let other = data().join("dem/dem.tif").display().to_string();
+    let (ok, _, err) = hod(&store, &["ingest", "dem", &other]);
+    assert!(!ok && err.contains("cannot be extended"), "{err}");
+}

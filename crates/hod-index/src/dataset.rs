@@ -322,34 +322,38 @@ pub async fn ingest_with(
     if specs.is_empty() {
         return Err(IndexError::Invalid("no source files given".into()));
     }
-    let existing = match read_head(store, name).await? {
-        Some(_) => Some(reopen(store, name).await?),
-        None => None,
-    };
     let mut sources = specs
         .iter()
         .map(|s| source_of(s))
         .collect::<Result<Vec<_>, _>>()?;
+    // Where a file lands in the store when it is copied there.
+    let copied_url = |s: &Source| format!("{STORE_URL}datasets/{name}/objects/{}", s.file_name);
+    let held = |have: &[&str], s: &Source| {
+        have.contains(&s.url.as_str()) || opts.copy && have.contains(&copied_url(s).as_str())
+    };
+    let existing = match read_head(store, name).await? {
+        Some(_) => {
+            let meta = read_meta(store, name).await?;
+            // A dataset of one file cannot be extended, but re-ingesting that file is a no-op.
+            let single: Vec<&str> = meta
+                .static_chunks
+                .values()
+                .flatten()
+                .map(|c| c.source.as_str())
+                .collect();
+            if meta.concat.is_none() && sources.iter().all(|s| held(&single, s)) {
+                return unchanged(store, meta, hooks).await;
+            }
+            Some(reopen(store, name).await?)
+        }
+        None => None,
+    };
     if let Some(b) = &existing {
         // Files already in the dataset are skipped, so a re-run only adds what is new.
         let have = b.urls();
-        sources.retain(|s| {
-            let copied = format!("{STORE_URL}datasets/{name}/objects/{}", s.file_name);
-            !(have.contains(&s.url.as_str()) || opts.copy && have.contains(&copied.as_str()))
-        });
+        sources.retain(|s| !held(&have, s));
         if sources.is_empty() {
-            let meta = read_meta(store, name).await?;
-            if let Some(h) = hooks {
-                // Nothing new, but the catalog may predate this dataset's last version.
-                h.after_publish(store, &meta).await?;
-            }
-            return Ok(IngestReport {
-                dataset: name.to_string(),
-                version: meta.version,
-                scanned: 0,
-                copied: 0,
-                sources: meta.sources,
-            });
+            return unchanged(store, read_meta(store, name).await?, hooks).await;
         }
     }
     let mut copied = 0;
@@ -464,6 +468,25 @@ async fn scan_source(objects: &Objects, s: Source) -> Result<SourceScan, IndexEr
                 .map_err(join)?
         }
     }
+}
+
+/// The report of an ingest that found nothing new; the catalog hook still runs, since the
+/// catalog may predate the dataset's last version.
+async fn unchanged(
+    store: &Store,
+    meta: DatasetMeta,
+    hooks: Option<&dyn IngestHooks>,
+) -> Result<IngestReport, IndexError> {
+    if let Some(h) = hooks {
+        h.after_publish(store, &meta).await?;
+    }
+    Ok(IngestReport {
+        dataset: meta.name.clone(),
+        version: meta.version,
+        scanned: 0,
+        copied: 0,
+        sources: meta.sources,
+    })
 }
 
 /// The published dataset as a builder, to extend it.
