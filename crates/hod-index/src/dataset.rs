@@ -166,16 +166,9 @@ impl Objects {
             ChunkLoc::Inline(b) => b.clone(),
         };
         let (array, url) = (array.clone(), url.to_string());
-        tokio::task::spawn_blocking(move || {
-            let raw = decode_chunk(&array, &stored).map_err(|error| IndexError::Format { url, error })?;
-            let mut values = to_f64(array.dtype, array.endian, &raw);
-            if let Some(p) = &packing {
-                unpack(&mut values, p);
-            }
-            Ok(values)
-        })
-        .await
-        .map_err(|e| IndexError::Invalid(format!("decode task failed: {e}")))?
+        tokio::task::spawn_blocking(move || decode_values(&array, &url, &stored, packing.as_ref()))
+            .await
+            .map_err(|e| IndexError::Invalid(format!("decode task failed: {e}")))?
     }
 
     /// The URL fsspec would use for a source (for kerchunk export).
@@ -191,6 +184,29 @@ impl Objects {
             None => url.strip_prefix("file://").unwrap_or(url).to_string(),
         }
     }
+}
+
+/// Stored chunk bytes of the source `url` → CF-decoded values: the codecs, then `f64`, then the
+/// source's packing (fill and missing values → NaN, scale and offset). Synchronous: call it off
+/// the async runtime.
+///
+/// # Errors
+/// [`IndexError::Format`] when the bytes do not decode.
+pub fn decode_values(
+    array: &ArrayMeta,
+    url: &str,
+    stored: &[u8],
+    packing: Option<&Packing>,
+) -> Result<Vec<f64>, IndexError> {
+    let raw = decode_chunk(array, stored).map_err(|error| IndexError::Format {
+        url: url.to_string(),
+        error,
+    })?;
+    let mut values = to_f64(array.dtype, array.endian, &raw);
+    if let Some(p) = packing {
+        unpack(&mut values, p);
+    }
+    Ok(values)
 }
 
 /// A source as given on the command line, resolved.

@@ -15,9 +15,9 @@ pub mod zarr;
 pub use chunks::{ChunkRef, all_chunks};
 pub use combine::{Builder, Part, SHARD_FILES, SourceScan, concat_dim};
 pub use dataset::{
-    IngestHooks, IngestOptions, IngestReport, Objects, Progress, Quiet, STORE_URL, ingest, ingest_with,
-    kerchunk_refs, list, packing_from_attrs, publish, read_chunks, read_meta, read_shards, read_variable,
-    scan_file, unpack,
+    IngestHooks, IngestOptions, IngestReport, Objects, Progress, Quiet, STORE_URL, decode_values, ingest,
+    ingest_with, kerchunk_refs, list, packing_from_attrs, publish, read_chunks, read_meta, read_shards,
+    read_variable, scan_file, unpack,
 };
 pub use error::IndexError;
 pub use manifest::{DatasetMeta, Shard, VariableMeta};

@@ -10,10 +10,9 @@ use crate::QueryError;
 use crate::plan::{Job, Picks, VarPlan};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use hod_core::{ArrayMeta, ChunkLoc};
+use hod_core::ChunkLoc;
 use hod_index::manifest::Packing;
-use hod_index::values::to_f64;
-use hod_index::{IndexError, Objects, unpack};
+use hod_index::{IndexError, Objects, decode_values};
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -133,23 +132,13 @@ async fn fetch_and_decode(
     let (array, url) = (plan.array.clone(), url.to_string());
     tokio::task::spawn_blocking(move || {
         work.into_par_iter()
-            .map(|(id, bytes, packing)| Ok((id, decode(&array, &url, &bytes, &packing)?)))
+            .map(|(id, bytes, packing)| -> Result<_, QueryError> {
+                Ok((id, decode_values(&array, &url, &bytes, Some(&packing))?))
+            })
             .collect()
     })
     .await
     .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))?
-}
-
-/// Stored chunk bytes → CF-decoded values: the codecs, then `f64`, then the source's packing
-/// (fill and missing values → NaN, scale and offset), as [`Objects::chunk_values`] does.
-fn decode(array: &ArrayMeta, url: &str, stored: &[u8], packing: &Packing) -> Result<Vec<f64>, QueryError> {
-    let raw = hod_formats::decode_chunk(array, stored).map_err(|error| IndexError::Format {
-        url: url.to_string(),
-        error,
-    })?;
-    let mut values = to_f64(array.dtype, array.endian, &raw);
-    unpack(&mut values, packing);
-    Ok(values)
 }
 
 /// Copies the selected elements of one decoded chunk into the output.
