@@ -108,3 +108,23 @@ impl Raster<f64> {
         self.get(row, col).unwrap_or(f64::NAN)
     }
 }
+
+#[cfg(test)]
+impl<T> Raster<T> {
+    /// A test raster of `rows × cols` unit cells with its south-west corner at the origin.
+    pub(crate) fn unit(rows: usize, cols: usize, data: Vec<T>) -> Raster<T> {
+        Raster {
+            geom: GridGeometry {
+                cols,
+                rows,
+                x0: 0.0,
+                y0: rows as f64,
+                dx: 1.0,
+                dy: 1.0,
+                crs: None,
+            },
+            data,
+            nodata: None,
+        }
+    }
+}

@@ -100,23 +100,9 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::GridGeometry;
 
     fn grid(rows: usize, cols: usize, data: Vec<f32>) -> Raster<f32> {
-        let geom = GridGeometry {
-            cols,
-            rows,
-            x0: 0.0,
-            y0: rows as f64,
-            dx: 1.0,
-            dy: 1.0,
-            crs: None,
-        };
-        Raster {
-            geom,
-            data,
-            nodata: None,
-        }
+        Raster::unit(rows, cols, data)
     }
 
     #[test]

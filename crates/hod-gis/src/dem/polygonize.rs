@@ -229,23 +229,9 @@ pub fn geojson_geometry(polys: &[Polygon]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::GridGeometry;
 
     fn labels(rows: usize, cols: usize, data: Vec<u32>) -> Raster<u32> {
-        let geom = GridGeometry {
-            cols,
-            rows,
-            x0: 0.0,
-            y0: rows as f64,
-            dx: 1.0,
-            dy: 1.0,
-            crs: None,
-        };
-        Raster {
-            geom,
-            data,
-            nodata: None,
-        }
+        Raster::unit(rows, cols, data)
     }
 
     #[test]
