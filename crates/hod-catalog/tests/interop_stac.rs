@@ -8,35 +8,10 @@
 use hod_catalog::search::{Query, QueryArea, search};
 use hod_query::polygon::Area;
 use hod_store::Store;
+use hod_testkit::data::root as data;
+use hod_testkit::python::{interop as python, script as interop};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but no {}",
-        p.display()
-    );
-    println!("SKIP: no interop Python at {}", p.display());
-    None
-}
-
-fn interop(script: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop")).join(script)
-}
 
 /// (dataset, profile, files relative to the data folder)
 const DATASETS: &[(&str, Option<&str>, &[&str])] = &[

@@ -4,34 +4,13 @@
 //! with xarray, netCDF4 and exactextract (skipped without it unless `HOD_REQUIRE_INTEROP=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli::{self, stdout as run};
+use hod_testkit::data::root as data;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    let ok = p.exists()
-        && Command::new(&p)
-            .args(["-c", "import exactextract, xarray, netCDF4"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but {} lacks exactextract/xarray/netCDF4",
-        p.display()
-    );
-    println!("SKIP: no interop Python with exactextract at {}", p.display());
-    None
+    hod_testkit::python::with_modules("exactextract, xarray, netCDF4")
 }
 
 const SCRIPT: &str = concat!(
@@ -39,20 +18,8 @@ const SCRIPT: &str = concat!(
     "/../../tests/interop/basin_mean_case.py"
 );
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into()
-}
-
 fn hod(store: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hod"));
-    c.arg("--store").arg(store).env_remove("HOD_STORE");
-    c
+    cli::with_store(env!("CARGO_BIN_EXE_hod"), store)
 }
 
 /// The CSV's values: one row per step, one column per basin (NaN for empty cells).

@@ -1,35 +1,17 @@
 //! `hod ingest --profile`, the store's STAC and `hod catalog` end to end.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli;
+use hod_testkit::data::root as data;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
+use std::path::Path;
 
 fn hod(store: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("HOD_STORE")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    cli::output(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 fn json(store: &Path, args: &[&str]) -> Value {
-    let (ok, out, err) = hod(store, args);
-    assert!(ok, "hod {args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    cli::json(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 /// A tiny classic netCDF file shaped like an ERA5-Land download whose `tp` has no attributes:

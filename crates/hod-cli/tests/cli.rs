@@ -1,36 +1,19 @@
 //! The `hod` binary end to end on the embedded local store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli;
+use hod_testkit::data::root as data;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
 
 /// Runs hod with a store; returns (success, stdout, stderr).
 fn hod(store: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("HOD_STORE")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    cli::output(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 fn json(store: &Path, args: &[&str]) -> Value {
-    let (ok, out, err) = hod(store, args);
-    assert!(ok, "hod {args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    cli::json(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 #[test]
@@ -194,18 +177,9 @@ fn read_writes_every_format() {
     let (ok, _, err) = hod(&store, &["read", "nc4", "-o", &out("bad.txt")]);
     assert!(!ok && err.contains(".nc, .zarr, .csv or .json"), "{err}");
 
-    let python = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if !python.exists() {
-        assert!(
-            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "no {}",
-            python.display()
-        );
-        println!("SKIP: no interop Python at {}", python.display());
+    let Some(python) = hod_testkit::python::interop() else {
         return;
-    }
+    };
     let script = format!(
         r#"
 import glob, numpy as np, pandas as pd, xarray as xr

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_query::DataCube;
+use hod_testkit::cli;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 /// 2019-03-01T00:00:00Z.
 const D0: f64 = 1_551_398_400.0;
@@ -24,18 +24,7 @@ fn since_midnight(valid: f64, cell: usize) -> f64 {
 }
 
 fn hod(store: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("HOD_STORE")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    cli::output(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 #[test]

@@ -1,29 +1,17 @@
 //! `hod dem` and `hod watershed` end to end on the pysheds test files (figures in MANIFEST.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 
 fn data(rel: &str) -> String {
-    let root = std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    root.join(rel).display().to_string()
+    hod_testkit::data::path(rel).display().to_string()
 }
 
 /// Runs hod; returns stdout lines parsed as JSON.
 fn hod(args: &[&str]) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hod {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    cli::stdout(Command::new(env!("CARGO_BIN_EXE_hod")).args(args))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()

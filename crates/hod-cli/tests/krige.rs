@@ -2,26 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_gis::ascii;
-use std::path::PathBuf;
+use hod_testkit::cli;
+use hod_testkit::data::path as data;
 use std::process::Command;
 
-fn data(rel: &str) -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-        .join(rel)
-}
-
 fn hod(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    cli::output(Command::new(env!("CARGO_BIN_EXE_hod")).args(args))
 }
 
 fn assert_grid_close(path: &std::path::Path, answer: &str, rtol: f64) {

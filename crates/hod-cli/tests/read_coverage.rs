@@ -2,30 +2,13 @@
 //! (exact covered fractions), on the real ERA5 daily netCDF4 set (UK, 0.25°).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli;
+use hod_testkit::data::root as data;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
+use std::path::Path;
 
 fn hod(store: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("HOD_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hod {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into()
+    cli::stdout(cli::with_store(env!("CARGO_BIN_EXE_hod"), store).args(args))
 }
 
 /// A square with a square hole, and a triangle, in the UK box (lon -10..2, lat 50..58).

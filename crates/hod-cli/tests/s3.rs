@@ -4,25 +4,17 @@
 
 use hod_store::Store;
 use hod_store::testing::S3Server;
+use hod_testkit::cli;
+use hod_testkit::data::root as data;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
 fn hod(server: &S3Server, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .args(args)
-        .envs(server.env())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hod {args:?} failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"))
+    cli::json(
+        Command::new(env!("CARGO_BIN_EXE_hod"))
+            .args(args)
+            .envs(server.env()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,26 +1,13 @@
 //! `hod thiessen` end to end on the Matapedia basin and its 6 meteorological stations.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::cli;
+use hod_testkit::data::root as data;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
 fn hod(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    cli::output(Command::new(env!("CARGO_BIN_EXE_hod")).args(args))
 }
 
 #[test]

@@ -8,6 +8,10 @@
 use hod_query::{Bbox, Request};
 use hod_store::Store;
 use hod_store::testing::S3Server;
+use hod_testkit::npy::write_f64 as write_npy;
+use hod_testkit::python::interop as python;
+use hod_testkit::rng::Lcg;
+use hod_testkit::{cli, data};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,57 +29,20 @@ const BBOX_ARGS: [&str; 8] = [
     "0,51,2,53",
 ];
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
 fn nc4_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(data().join("era5-daily-nc4"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .filter(|p| p.ends_with(".nc"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but no {}",
-        p.display()
-    );
-    println!("SKIP: no interop Python at {}", p.display());
-    None
+    data::files("era5-daily-nc4", "nc")
 }
 
 fn script() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/interop/zarr_native.py"
-    ))
+    hod_testkit::python::script("zarr_native.py")
 }
 
 /// Runs `hod`; returns success, stdout and stderr.
 fn hod(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hod"))
-        .args(args)
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    cli::output(
+        Command::new(env!("CARGO_BIN_EXE_hod"))
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str()))),
     )
 }
 
@@ -97,39 +64,6 @@ fn assert_reference(s: &Value, what: &str) {
     assert_eq!(s["count"], json!(5832), "{what}");
     let mean = s["mean"].as_f64().unwrap();
     assert!((mean - REFERENCE_BBOX_MEAN).abs() < 1e-9, "{what}: mean {mean}");
-}
-
-/// A small deterministic generator (no dependency needed for a few dozen draws).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
-fn write_npy(path: &Path, shape: &[usize], values: &[f64]) {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    values
-        .iter()
-        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    std::fs::write(path, out).unwrap();
 }
 
 /// Random selections of `zarr` read with the library API, checked by xarray on the same store.

@@ -7,14 +7,9 @@
 
 use hod_core::{ArrayMeta, ChunkLoc, Codec, DType, Endian, ScannedFile, ScannedVariable};
 use hod_formats::{FileSource, FormatError, ReadAt, SliceSource, decode_chunk, geotiff};
+use hod_testkit::data::path as data;
 use proptest::prelude::*;
 use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")).join(name)

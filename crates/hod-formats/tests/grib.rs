@@ -9,13 +9,8 @@
 
 use hod_core::{ChunkLoc, DType, ScannedFile, ScannedVariable};
 use hod_formats::{FileSource, ReadAt, SliceSource, decode_chunk, grib};
+use hod_testkit::data::path as data;
 use proptest::prelude::*;
-
-fn data(rel: &str) -> String {
-    let dir = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    format!("{dir}/{rel}")
-}
 
 fn open(rel: &str) -> FileSource {
     FileSource::open(data(rel)).unwrap()

@@ -6,15 +6,11 @@
 
 use hod_core::{ChunkLoc, Codec, DType, Endian, ScannedFile, ScannedVariable};
 use hod_formats::{SliceSource, decode_chunk, hdf5};
+use hod_testkit::data;
 use proptest::prelude::*;
 
-fn data_dir() -> String {
-    std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into())
-}
-
 fn bytes(rel: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/{rel}", data_dir())).unwrap()
+    std::fs::read(data::path(rel)).unwrap()
 }
 
 fn scan(file: &[u8]) -> ScannedFile {

@@ -5,14 +5,8 @@
 
 use hod_core::{ChunkLoc, DType, Endian, Format, ScannedFile, ScannedVariable, attr_f64};
 use hod_formats::{FileSource, FormatError, ScanOptions, SliceSource, decode_chunk, netcdf3, scan};
+use hod_testkit::data::path as data;
 use proptest::prelude::*;
-use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
 
 fn open(rel: &str) -> (ScannedFile, Vec<u8>) {
     let path = data(rel);

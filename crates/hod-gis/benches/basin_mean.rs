@@ -15,19 +15,12 @@ use hod_gis::vector;
 use hod_gis::zonal::{
     AreaModel, EXACTEXTRACT_RADIUS, Precision, Weighting, grid_from_centers, weighted_mean, weights,
 };
-use std::path::{Path, PathBuf};
+use hod_testkit::bench::median;
+use hod_testkit::data::root as data;
+use hod_testkit::python;
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-
-fn env_path(key: &str, default: &str) -> PathBuf {
-    std::env::var_os(key).map_or_else(|| default.into(), PathBuf::from)
-}
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
 
 /// Reads variable `name` and the 1-D `lat`/`lon` of a netCDF3 file through our scanner.
 fn read_nc(path: &Path) -> (Vec<f64>, Vec<usize>, Vec<f64>, Vec<f64>) {
@@ -57,11 +50,6 @@ fn read_nc(path: &Path) -> (Vec<f64>, Vec<usize>, Vec<f64>, Vec<f64>) {
     (v, shape, get("lat").0, get("lon").0)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 struct Case {
     basin: &'static str,
     bbox: (f64, f64, f64, f64),
@@ -70,8 +58,8 @@ struct Case {
 }
 
 fn main() {
-    let py = env_path("HOD_PYTHON", "/tmp/hod-venv/bin/python");
-    let peers = env_path("PEERS_PYTHON", "/tmp/peers-venv/bin/python");
+    let py = python::interpreter();
+    let peers = python::peers("PEERS_PYTHON");
     if !py.exists() || !peers.exists() {
         println!("SKIP: needs {} and {}", py.display(), peers.display());
         return;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_gis::kriging::{Anisotropy, Drift, FitOptions, Kriging, Model, MovingKriging, fit_variogram};
+use hod_testkit::python;
 use std::process::Command;
 use std::time::Instant;
 
@@ -33,7 +34,7 @@ fn json_num(text: &str, key: &str) -> Option<f64> {
 fn main() {
     let n = env_usize("HOD_BENCH_N", 1000);
     let m = env_usize("HOD_BENCH_M", 200);
-    let python = std::env::var("HOD_PEER_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
+    let python = python::peers("HOD_PEER_PYTHON").display().to_string();
     let bench_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench");
     // The peer's own point generator (numpy PCG64, seed 42), so both krige the same points.
     let dump = format!(

@@ -9,25 +9,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use hod_gis::thiessen::{AreaMetric, Station, ThiessenBasin, basin_from_geojson};
-use std::path::PathBuf;
+use hod_testkit::bench::median;
+use hod_testkit::data::root as data;
+use hod_testkit::python;
 use std::time::Instant;
 
 const REPEAT: usize = 5;
 const N: usize = 2000;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let python = std::env::var("HOD_PEERS_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
+    let python = python::peers("HOD_PEERS_PYTHON");
     let peer = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/peer_voronoi.py"

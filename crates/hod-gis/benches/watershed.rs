@@ -13,6 +13,7 @@
 
 use hod_gis::dem::{accumulation, catchment, fill, flowdir, snap, to_f32};
 use hod_gis::{GridGeometry, Raster, geotiff};
+use hod_testkit::python;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -259,10 +260,8 @@ fn main() {
         child(&case, repeat, pour, thr);
         return;
     }
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    let python = std::env::var("HOD_PEERS_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
+    let data = hod_testkit::data::root();
+    let python = python::peers("HOD_PEERS_PYTHON").display().to_string();
     let has_peer = Path::new(&python).exists();
     let side = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     println!(

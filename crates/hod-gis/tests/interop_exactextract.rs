@@ -9,34 +9,13 @@ use hod_gis::vector::{self, Feature};
 use hod_gis::zonal::{
     AreaModel, EXACTEXTRACT_RADIUS, Precision, Weighting, coverage, row_areas, weighted_mean, weights,
 };
+use hod_testkit::data::root as data;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
+/// The interop Python, if it has exactextract.
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    let ok = p.exists()
-        && std::process::Command::new(&p)
-            .args(["-c", "import exactextract"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but {} cannot import exactextract",
-        p.display()
-    );
-    println!("SKIP: no interop Python with exactextract at {}", p.display());
-    None
+    hod_testkit::python::with_modules("exactextract")
 }
 
 /// The test field (same formula as exactextract_coverage.py).

@@ -7,34 +7,13 @@ use hod_gis::ascii;
 use hod_gis::kriging::{
     Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Variogram, fit_variogram,
 };
+use hod_testkit::data::path as data;
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
-
 /// The interop Python, if it has PyKrige.
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    let ok = std::process::Command::new(&p)
-        .args(["-c", "import pykrige"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but {} cannot import pykrige",
-        p.display()
-    );
-    println!("SKIP: no Python with PyKrige at {}", p.display());
-    None
+    hod_testkit::python::with_modules("pykrige")
 }
 
 /// Runs every case through PyKrige; returns one JSON object per case.

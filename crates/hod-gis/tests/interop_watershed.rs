@@ -6,30 +6,9 @@
 
 use hod_gis::dem::{accumulation, catchment, fill, flowdir, polygonize, to_f32};
 use hod_gis::geotiff;
-use std::path::PathBuf;
+use hod_testkit::data::path as data;
+use hod_testkit::python::interop as python;
 use std::process::Command;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but no {}",
-        p.display()
-    );
-    println!("SKIP: no interop Python at {}", p.display());
-    None
-}
 
 const SCRIPT: &str = r#"
 import json, sys, numpy as np, rasterio, shapely, shapely.validation

@@ -7,13 +7,7 @@ use hod_gis::kriging::{
     Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Variogram, cross_validate,
     fit_variogram,
 };
-use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
+use hod_testkit::data::path as data;
 
 fn points() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let text = std::fs::read_to_string(data("kriging/test_data.txt")).unwrap();

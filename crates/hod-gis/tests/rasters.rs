@@ -2,13 +2,7 @@
 //! Raster readers on the real files, against rasterio's figures in MANIFEST.md.
 
 use hod_gis::{ascii, geotiff};
-use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
+use hod_testkit::data::path as data;
 
 #[test]
 fn dem_tif_matches_rasterio() {

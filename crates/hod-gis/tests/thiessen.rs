@@ -6,14 +6,10 @@ use geo::{Area, BooleanOps, Contains, Point, Rect};
 use hod_gis::thiessen::{
     AreaMetric, Station, StationSeries, ThiessenBasin, areal_series, basin_from_geojson, stations_from_csv,
 };
+use hod_testkit::data::root as data;
+use hod_testkit::rng::Lcg;
 use proptest::prelude::*;
 use std::path::PathBuf;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
 
 fn basin(name: &str) -> geo::MultiPolygon<f64> {
     let text = std::fs::read_to_string(data().join("basins").join(format!("{name}.geojson"))).unwrap();
@@ -35,18 +31,6 @@ fn matapedia_stations() -> Vec<Station> {
     .enumerate()
     .map(|(i, &(lon, lat))| Station::new((i + 1).to_string(), lon, lat))
     .collect()
-}
-
-/// A small deterministic generator, mirrored in Python to make the reference weights below.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 /// `n` stations uniform over the basin's bbox widened by 10% on each side (some outside).
@@ -529,26 +513,9 @@ proptest! {
     }
 }
 
-/// The interop Python (`HOD_PYTHON`, else /tmp/hod-venv) if it has pyproj, scipy, shapely and
-/// netCDF4; skipped otherwise unless `HOD_REQUIRE_INTEROP=1`.
+/// The interop Python if it has pyproj, scipy, shapely and netCDF4.
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    let ok = std::process::Command::new(&p)
-        .args(["-c", "import pyproj, scipy, shapely, netCDF4"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but {} cannot import pyproj, scipy, shapely, netCDF4",
-        p.display()
-    );
-    println!("SKIP: {} lacks pyproj/scipy/shapely/netCDF4", p.display());
-    None
+    hod_testkit::python::with_modules("pyproj, scipy, shapely, netCDF4")
 }
 
 fn reference(python: &PathBuf, args: &[&std::path::Path]) -> serde_json::Value {

@@ -3,13 +3,7 @@
 
 use hod_gis::dem::{DC, DR, accumulation, catchment, fill, flowdir, snap, to_f32};
 use hod_gis::{ascii, geotiff};
-use std::path::PathBuf;
-
-fn data(rel: &str) -> PathBuf {
-    let root = std::env::var("HOD_TEST_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    PathBuf::from(root).join(rel)
-}
+use hod_testkit::data::path as data;
 
 fn dir_asc() -> hod_gis::dem::FlowDir {
     let text = std::fs::read_to_string(data("dem/dir.asc")).unwrap();

@@ -6,25 +6,16 @@
 //! default `/tmp/hod-venv/bin/python`; it needs kerchunk and h5py).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use hod_testkit::bench::median;
+use hod_testkit::python;
 use std::path::PathBuf;
 use std::time::Instant;
 
 const REPEAT: usize = 5;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
+    let python = python::interpreter().display().to_string();
     let peer = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/peer_kerchunk.py"
@@ -33,14 +24,7 @@ fn main() {
         ("era5-daily-nc3", "nc", "time"),
         ("era5-daily-nc4", "nc", "valid_time"),
     ] {
-        let mut files: Vec<String> = std::fs::read_dir(data().join(set))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == ext))
-            .map(|p| p.display().to_string())
-            .collect();
-        files.sort();
+        let files = hod_testkit::data::files(set, ext);
         let mut ours = Vec::new();
         for _ in 0..REPEAT {
             let dir = tempfile::tempdir().unwrap();

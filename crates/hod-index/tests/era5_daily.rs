@@ -2,10 +2,9 @@
 //! whose values reproduce ../shared/data/era5-daily-REFERENCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use hod_index::{IngestOptions, Quiet, ingest, read_meta, read_variable};
 use hod_store::Store;
+use hod_testkit::data;
 
 const MEAN: f64 = 280.7740585847981;
 const MIN: f64 = 265.68017578125;
@@ -17,7 +16,7 @@ const BBOX: f64 = 279.66697429138935;
 
 async fn check(dir: &str, ext: &str, tol: f64) {
     let store = Store::open(&format!("memory://era5-{dir}")).unwrap();
-    let files = common::files(dir, ext);
+    let files = data::files(dir, ext);
     assert_eq!(files.len(), 31);
     let report = ingest(&store, "t2m", &files, &IngestOptions::default(), &Quiet)
         .await
@@ -73,7 +72,7 @@ async fn grib1() {
 #[tokio::test(flavor = "multi_thread")]
 async fn extending_a_dataset() {
     let store = Store::open("memory://era5-extend").unwrap();
-    let files = common::files("era5-daily-nc3", "nc");
+    let files = data::files("era5-daily-nc3", "nc");
     let opts = IngestOptions::default();
     ingest(&store, "t2m", &files[10..20], &opts, &Quiet)
         .await
@@ -101,8 +100,8 @@ async fn extending_a_dataset() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_that_differs_is_named() {
     let store = Store::open("memory://era5-mismatch").unwrap();
-    let mut files = common::files("era5-daily-nc3", "nc")[..3].to_vec();
-    files.push(common::data().join("era5/era5_2t_1.nc").display().to_string());
+    let mut files = data::files("era5-daily-nc3", "nc")[..3].to_vec();
+    files.push(data::root().join("era5/era5_2t_1.nc").display().to_string());
     let err = ingest(&store, "t2m", &files, &IngestOptions::default(), &Quiet)
         .await
         .unwrap_err()

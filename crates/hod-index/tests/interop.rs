@@ -3,10 +3,9 @@
 //! equals the original files. Needs the Python environment `.ci/run` creates (`HOD_PYTHON`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use hod_index::{IngestOptions, Quiet, ingest, read_meta, read_variable};
 use hod_store::Store;
+use hod_testkit::{data, npy, python};
 use serde_json::json;
 
 /// The files of the interop list, with the tool that reads each.
@@ -19,9 +18,9 @@ fn cases() -> Vec<(String, &'static str)> {
         ("era5", "nc", "netcdf4"),
         ("landuse", "tif", "rasterio"),
     ] {
-        out.extend(common::files(dir, ext).into_iter().map(|f| (f, tool)));
+        out.extend(data::files(dir, ext).into_iter().map(|f| (f, tool)));
     }
-    let d = common::data();
+    let d = data::root();
     out.push((d.join("basins/basin_mask.nc").display().to_string(), "netcdf4"));
     out.push((d.join("dem/dem_cog.tif").display().to_string(), "rasterio"));
     out.push((d.join("dem/dem.tif").display().to_string(), "rasterio"));
@@ -46,7 +45,7 @@ async fn dump(file: &str, tool: &str, dir: &std::path::Path) -> Result<(), Strin
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         let npy = format!("v{i}.npy");
-        common::write_npy(&dir.join(&npy), &v.array.shape, &values);
+        npy::write_f64(&dir.join(&npy), &v.array.shape, &values);
         vars.insert(
             name.clone(),
             json!({"npy": npy, "shape": v.array.shape, "dims": v.array.dims, "attrs": v.array.attrs}),
@@ -64,7 +63,7 @@ async fn dump(file: &str, tool: &str, dir: &std::path::Path) -> Result<(), Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_variable_equals_the_reference_tools() {
-    let Some(python) = common::python() else { return };
+    let Some(python) = python::interop() else { return };
     let mut failures = Vec::new();
     for (file, tool) in cases() {
         let dir = tempfile::tempdir().unwrap();
@@ -99,10 +98,10 @@ async fn every_variable_equals_the_reference_tools() {
 }
 
 async fn refs_equal_original(dir: &str, ext: &str, engine: &str) {
-    let Some(python) = common::python() else { return };
+    let Some(python) = python::interop() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("store").display().to_string()).unwrap();
-    let files = common::files(dir, ext);
+    let files = data::files(dir, ext);
     ingest(&store, "d", &files, &IngestOptions::default(), &Quiet)
         .await
         .unwrap();
@@ -113,7 +112,7 @@ async fn refs_equal_original(dir: &str, ext: &str, engine: &str) {
     let dim = meta.concat.as_ref().map_or("time".to_string(), |c| c.dim.clone());
     let mut args = vec![path.display().to_string(), engine.to_string(), dim];
     args.extend(files);
-    common::run_script(&python, "compare_refs.py", &args);
+    python::run_script(&python, "compare_refs.py", &args);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,7 +134,7 @@ async fn kerchunk_export_of_netcdf3_set_inlines_unpacked_values() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kerchunk_export_refuses_per_file_packing() {
     let store = Store::open("memory://refuse-packing").unwrap();
-    let files = common::files("era5-daily-nc3", "nc");
+    let files = data::files("era5-daily-nc3", "nc");
     ingest(&store, "d", &files[..2], &IngestOptions::default(), &Quiet)
         .await
         .unwrap();

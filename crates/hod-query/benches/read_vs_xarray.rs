@@ -19,16 +19,13 @@
 use hod_query::{Bbox, Request, parse_time, read};
 use hod_store::Store;
 use hod_store::testing::S3Server;
+use hod_testkit::bench::median;
+use hod_testkit::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 const REPEAT: usize = 5;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// One selection of the bench.
 struct Selection {
@@ -176,10 +173,7 @@ fn hod_to_nc(bin: &Path, place: &Place, budget: &str) -> (f64, u64) {
 }
 
 fn main() {
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    let python = std::env::var("HOD_PEER_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
+    let python = python::peers("HOD_PEER_PYTHON").display().to_string();
     let script = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/peer_read.py"
@@ -195,12 +189,7 @@ fn main() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut files: Vec<String> = std::fs::read_dir(data.join("era5-daily-nc4"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .collect();
-    files.sort();
+    let files = hod_testkit::data::files("era5-daily-nc4", "nc");
 
     let server = S3Server::start();
     if server.is_none() {

@@ -9,8 +9,10 @@ use hod_core::Attrs;
 use hod_query::deaccumulate::{Convention, Deaccumulator, convention, daily_check};
 use hod_query::{DataCube, QueryError, Request, netcdf::write_netcdf, read};
 use hod_store::Store;
+use hod_testkit::data::root as data;
+use hod_testkit::python::interop as python;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// 2019-03-01T00:00:00Z.
 const D0: f64 = 1_551_398_400.0;
@@ -18,28 +20,6 @@ const HOUR: f64 = 3600.0;
 const DAY: f64 = 86_400.0;
 const LAT: [f64; 2] = [51.0, 50.75];
 const LON: [f64; 3] = [0.0, 0.25, 0.5];
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but no {}",
-        p.display()
-    );
-    println!("SKIP: no interop Python at {}", p.display());
-    None
-}
 
 /// The known increment over the hour ending at `valid` (seconds since 1970) in cell `cell`: a
 /// multiple of 1/1024 m, exact in binary and in GRIB packing. The same formula is in `GRIB_GEN`.

@@ -4,22 +4,7 @@
 
 use hod_query::{Bbox, Request, parse_time, read};
 use hod_store::Store;
-use std::path::PathBuf;
-
-fn files(dir: &str, ext: &str) -> Vec<String> {
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    let mut v: Vec<String> = std::fs::read_dir(data.join(dir))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .map(|p| p.display().to_string())
-        .collect();
-    v.sort();
-    v
-}
+use hod_testkit::data::files;
 
 async fn check(dir: &str, ext: &str, tol: f64) {
     let store = Store::open(&format!("memory://query-{dir}")).unwrap();

@@ -5,73 +5,16 @@
 
 use hod_query::{Bbox, Request, read};
 use hod_store::Store;
+use hod_testkit::data;
+use hod_testkit::npy::write_f64 as write_npy;
+use hod_testkit::python::interop as python;
+use hod_testkit::rng::Lcg;
 use serde_json::json;
 use std::path::PathBuf;
 
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "HOD_REQUIRE_INTEROP=1 but no {}",
-        p.display()
-    );
-    println!("SKIP: no interop Python at {}", p.display());
-    None
-}
-
-/// A small deterministic generator (no dependency needed for a few dozen draws).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
-fn write_npy(path: &std::path::Path, shape: &[usize], values: &[f64]) {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    values
-        .iter()
-        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    std::fs::write(path, out).unwrap();
-}
-
 async fn check(dir: &str, ext: &str, engine: &str, tolerance: f64) {
     let Some(python) = python() else { return };
-    let mut files: Vec<String> = std::fs::read_dir(data().join(dir))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .filter(|p| p.ends_with(ext))
-        .collect();
-    files.sort();
+    let files = data::files(dir, ext.trim_start_matches('.'));
     let store = Store::open(&format!("memory://selections-{dir}")).unwrap();
     hod_index::ingest(&store, "d", &files, &Default::default(), &hod_index::Quiet)
         .await

@@ -268,15 +268,9 @@ print("OK")
 
 #[test]
 fn netcdf4_python_and_xarray_read_it() {
-    let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
-    if !Path::new(&python).exists() {
-        assert!(
-            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "HOD_REQUIRE_INTEROP=1 but {python} is missing"
-        );
-        println!("SKIP netcdf4_python_and_xarray_read_it: {python} not found");
+    let Some(python) = hod_testkit::python::interop() else {
         return;
-    }
+    };
     let (_dir, path) = write(&[t2m(), gauge()], &attrs(json!({"title": "interop"})));
     let out = std::process::Command::new(&python)
         .args(["-c", PY_CHECK])
@@ -331,14 +325,7 @@ proptest! {
 /// 17 x 13, over 5 files) to `dir/whole.nc`, and the same selection streamed within `budget`
 /// bytes to `dir/streamed.nc`.
 fn whole_and_streamed(dir: &Path, budget: usize) -> Vec<DataCube> {
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    let mut files: Vec<String> = std::fs::read_dir(data.join("era5-daily-nc3"))
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    files.sort();
+    let files = hod_testkit::data::files("era5-daily-nc3", "nc");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = hod_store::Store::open("memory://netcdf-streamed").unwrap();
     rt.block_on(hod_index::ingest(
@@ -420,15 +407,9 @@ print("OK", a["t2m"].shape)
 
 #[test]
 fn netcdf4_python_reads_the_streamed_file_as_the_in_memory_one() {
-    let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
-    if !Path::new(&python).exists() {
-        assert!(
-            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "HOD_REQUIRE_INTEROP=1 but {python} is missing"
-        );
-        println!("SKIP: {python} not found");
+    let Some(python) = hod_testkit::python::interop() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     whole_and_streamed(dir.path(), 10_000);
     let out = std::process::Command::new(&python)

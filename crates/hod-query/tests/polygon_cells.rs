@@ -5,14 +5,8 @@
 
 use hod_query::polygon::Area;
 use hod_query::select::{index_range, longitude_ranges};
+use hod_testkit::data::root as data;
 use serde_json::json;
-use std::path::PathBuf;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
 
 /// The cells `read` keeps for a polygon: the bbox window, then centre-in-polygon.
 fn cells(area: &Area, lats: &[f64], lons: &[f64]) -> Vec<(f64, f64)> {
@@ -35,18 +29,9 @@ fn cells(area: &Area, lats: &[f64], lons: &[f64]) -> Vec<(f64, f64)> {
 
 #[test]
 fn polygon_cells_equal_shapely() {
-    let python = std::env::var_os("HOD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp/hod-venv/bin/python".into());
-    if !python.exists() {
-        assert!(
-            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "no {}",
-            python.display()
-        );
-        println!("SKIP: no interop Python at {}", python.display());
+    let Some(python) = hod_testkit::python::interop() else {
         return;
-    }
+    };
     let grids: [(Vec<f64>, Vec<f64>); 2] = [
         (
             (0..721).map(|i| 90.0 - 0.25 * i as f64).collect(),

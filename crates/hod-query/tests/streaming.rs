@@ -8,19 +8,9 @@ use hod_query::{Bbox, DataCube, QueryError, Request, read, read_to};
 use hod_store::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use std::path::PathBuf;
 
 fn files(dir: &str) -> Vec<String> {
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    let mut v: Vec<String> = std::fs::read_dir(data.join(dir))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .collect();
-    v.sort();
-    v
+    hod_testkit::data::files(dir, "nc")
 }
 
 /// 2019-03-01T00:00:00Z; the sets hold 744 hourly steps from there.

@@ -412,15 +412,9 @@ fn case_json(path: &Path, cubes: &[DataCube], global: Value) -> Value {
 
 #[test]
 fn python_interop() {
-    let python = std::env::var("HOD_PYTHON").unwrap_or_else(|_| "/tmp/hod-venv/bin/python".into());
-    if !Path::new(&python).exists() {
-        assert!(
-            std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "HOD_REQUIRE_INTEROP=1 but {python} does not exist"
-        );
-        println!("SKIP: {python} not found (set HOD_PYTHON)");
+    let Some(python) = hod_testkit::python::interop() else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut cases = Vec::new();
     let out = tmp.path().join("main.zarr");
@@ -471,14 +465,7 @@ fn python_interop() {
 /// Streams 80 hours x 17 x 13 of the per-file packed ERA5 netCDF3 set to `out` (chunks of at
 /// most 10,000 bytes, blocks within `budget`); returns the in-memory read of the same selection.
 fn streamed(out: &Path, budget: usize) -> Vec<DataCube> {
-    let data = std::env::var_os("HOD_TEST_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    let mut files: Vec<String> = std::fs::read_dir(data.join("era5-daily-nc3"))
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    files.sort();
+    let files = hod_testkit::data::files("era5-daily-nc3", "nc");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = hod_store::Store::open("memory://zarr-streamed").unwrap();
     rt.block_on(hod_index::ingest(
