@@ -359,13 +359,18 @@ impl Problem {
         self.z.len()
     }
 
-    /// γ between data points `i` and `j`, 0 on the diagonal (PyKrige's `fill_diagonal(a, 0)`).
-    pub(crate) fn gamma_ij(&self, i: usize, j: usize) -> f64 {
-        if i == j {
-            0.0
-        } else {
-            self.variogram
-                .gamma(dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]))
+    /// `shift + sign·γ` between the data `idx` into the lower triangle of `a`'s top left
+    /// (γ = 0 on the diagonal, PyKrige's `fill_diagonal(a, 0)`).
+    fn lower_gamma(&self, idx: &[usize], a: &mut Mat<f64>, shift: f64, sign: f64) {
+        let n = idx.len();
+        for (b, &j) in idx.iter().enumerate() {
+            let col = &mut a.col_as_slice_mut(b)[b..n];
+            col[0] = shift;
+            for (h, &i) in col[1..].iter_mut().zip(&idx[b + 1..]) {
+                *h = dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]);
+            }
+            // Distinct data take γ(h) even at h = 0, as in PyKrige.
+            lags_to_rhs(&self.variogram, &mut col[1..], shift, sign, -1.0);
         }
     }
 
@@ -406,11 +411,7 @@ impl Problem {
         let c = self.variogram.params[0] + self.variogram.nugget();
         // The Cholesky factorisation reads the lower triangle only.
         let mut cmat = Mat::zeros(n, n);
-        for (b, &j) in idx.iter().enumerate() {
-            for (a, &i) in idx.iter().enumerate().skip(b) {
-                cmat[(a, b)] = c - self.gamma_ij(i, j);
-            }
-        }
+        self.lower_gamma(idx, &mut cmat, c, -1.0);
         let llt = cmat.llt(Side::Lower).ok()?;
         let l = llt.L().to_owned();
         let mut u = Mat::from_fn(n, p, |a, j| self.f[(idx[a], j)]);
@@ -466,11 +467,10 @@ impl Problem {
     fn pykrige_matrix(&self, idx: &[usize]) -> Mat<f64> {
         let n = idx.len();
         let mut a = Mat::zeros(n + self.f.ncols(), n + self.f.ncols());
+        self.lower_gamma(idx, &mut a, 0.0, -1.0);
         for (c, &j) in idx.iter().enumerate() {
-            for (r, &i) in idx.iter().enumerate().skip(c + 1) {
-                let g = -self.gamma_ij(i, j);
-                a[(r, c)] = g;
-                a[(c, r)] = g;
+            for r in c + 1..n {
+                a[(c, r)] = a[(r, c)];
             }
             for t in 0..self.f.ncols() {
                 a[(c, n + t)] = self.f[(j, t)];
@@ -503,13 +503,13 @@ fn singular() -> GisError {
     )
 }
 
-/// `shift + sign·γ(h)` in place over the lags `h`, with γ = 0 within [`EPS`]; one loop per
+/// `shift + sign·γ(h)` in place over the lags `h`, with γ = 0 for `h ≤ eps`; one loop per
 /// model, so that the model test stays out of the innermost loop.
-fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64) {
+fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64, eps: f64) {
     #[inline(always)]
-    fn each(h: &mut [f64], shift: f64, sign: f64, gamma: impl Fn(f64) -> f64) {
+    fn each(h: &mut [f64], shift: f64, sign: f64, eps: f64, gamma: impl Fn(f64) -> f64) {
         for t in h {
-            *t = if *t <= EPS {
+            *t = if *t <= eps {
                 shift
             } else {
                 shift + sign * gamma(*t)
@@ -517,13 +517,14 @@ fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64) {
         }
     }
     let p = &v.params;
+    let (s, g, e) = (shift, sign, eps);
     match v.model {
-        Model::Linear => each(h, shift, sign, |t| Variogram::eval(Model::Linear, p, t)),
-        Model::Power => each(h, shift, sign, |t| Variogram::eval(Model::Power, p, t)),
-        Model::Gaussian => each(h, shift, sign, |t| Variogram::eval(Model::Gaussian, p, t)),
-        Model::Spherical => each(h, shift, sign, |t| Variogram::eval(Model::Spherical, p, t)),
-        Model::Exponential => each(h, shift, sign, |t| Variogram::eval(Model::Exponential, p, t)),
-        Model::HoleEffect => each(h, shift, sign, |t| Variogram::eval(Model::HoleEffect, p, t)),
+        Model::Linear => each(h, s, g, e, |t| Variogram::eval(Model::Linear, p, t)),
+        Model::Power => each(h, s, g, e, |t| Variogram::eval(Model::Power, p, t)),
+        Model::Gaussian => each(h, s, g, e, |t| Variogram::eval(Model::Gaussian, p, t)),
+        Model::Spherical => each(h, s, g, e, |t| Variogram::eval(Model::Spherical, p, t)),
+        Model::Exponential => each(h, s, g, e, |t| Variogram::eval(Model::Exponential, p, t)),
+        Model::HoleEffect => each(h, s, g, e, |t| Variogram::eval(Model::HoleEffect, p, t)),
     }
 }
 
@@ -535,15 +536,12 @@ impl System {
         let mut b = Mat::zeros(n + p.f.ncols(), pts.len());
         for (k, &(ox, oy)) in pts.iter().enumerate() {
             let (px, py) = p.frame.adjust(ox, oy);
-            let col = b
-                .col_mut(k)
-                .try_as_col_major_mut()
-                .ok_or_else(|| GisError::Invalid("kriging: right-hand side is not contiguous".into()))?;
-            let (g, drift) = col.as_slice_mut().split_at_mut(n);
+            let (g, drift) = b.col_as_slice_mut(k).split_at_mut(n);
             for ((h, x), y) in g.iter_mut().zip(&self.x).zip(&self.y) {
                 *h = dist(px - x, py - y);
             }
-            lags_to_rhs(&p.variogram, g, shift, sign);
+            // PyKrige's exact_values: γ = 0 at a datum.
+            lags_to_rhs(&p.variogram, g, shift, sign, EPS);
             p.basis.eval(px, py, ox, oy, drift)?;
         }
         Ok(b)
