@@ -5,7 +5,7 @@
 //! O(k²) per point.
 
 use super::drift::Drift;
-use super::solver::{Anisotropy, Predict, Prediction, Problem, System, in_blocks};
+use super::solver::{Anisotropy, Gram, Predict, Prediction, Problem, System, in_blocks};
 use super::variogram::Variogram;
 use crate::GisError;
 use rstar::RTree;
@@ -25,10 +25,12 @@ pub struct MovingKriging {
     k: usize,
 }
 
-/// The neighbours of the last point and their factorised system (one per rayon task).
+/// The neighbours of the last point, their semivariances and factorised system (one per
+/// rayon task).
 #[derive(Default)]
 pub(crate) struct Local {
     near: Vec<usize>,
+    gram: Option<Gram>,
     system: Option<System>,
 }
 
@@ -108,10 +110,12 @@ impl MovingKriging {
         s.near.sort_unstable();
         let system = match s.system.take() {
             Some(sys) if sys.idx == s.near => sys,
-            _ => self
-                .p
-                .system(s.near.clone())
-                .map_err(|e| GisError::Invalid(format!("local kriging system at ({ox}, {oy}): {e}")))?,
+            _ => {
+                let gram = self.p.gram(s.near.clone(), s.gram.as_ref());
+                let sys = self.p.system(&gram);
+                s.gram = Some(gram);
+                sys.map_err(|e| GisError::Invalid(format!("local kriging system at ({ox}, {oy}): {e}")))?
+            }
         };
         let (mut z, mut v) = ([0.0], [0.0]);
         let out = system.predict(&self.p, &[(ox, oy)], &mut z, &mut v);

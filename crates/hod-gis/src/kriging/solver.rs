@@ -192,6 +192,15 @@ pub(crate) struct System {
     solver: Solver,
 }
 
+/// The semivariances between some data: the lower triangle of `g[(a, b)] = γ(|x_idx[a] −
+/// x_idx[b]|)`, 0 on the diagonal.
+#[derive(Debug, Clone)]
+pub(crate) struct Gram {
+    /// Indices of the data, ascending.
+    pub(crate) idx: Vec<usize>,
+    g: Mat<f64>,
+}
+
 /// How a system is factorised.
 #[derive(Debug, Clone)]
 enum Solver {
@@ -359,32 +368,62 @@ impl Problem {
         self.z.len()
     }
 
-    /// `shift + sign·γ` between the data `idx` into the lower triangle of `a`'s top left
-    /// (γ = 0 on the diagonal, PyKrige's `fill_diagonal(a, 0)`).
-    fn lower_gamma(&self, idx: &[usize], a: &mut Mat<f64>, shift: f64, sign: f64) {
+    /// γ between the data `idx` (ascending, distinct), taking the pairs also in `prev` from it
+    /// (a moving neighbourhood changes by a few points from one cell to the next).
+    pub(crate) fn gram(&self, idx: Vec<usize>, prev: Option<&Gram>) -> Gram {
         let n = idx.len();
-        for (b, &j) in idx.iter().enumerate() {
-            let col = &mut a.col_as_slice_mut(b)[b..n];
-            col[0] = shift;
-            for (h, &i) in col[1..].iter_mut().zip(&idx[b + 1..]) {
-                *h = dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]);
+        // Position of each datum in `prev`, by merging the two ascending lists.
+        let mut old = vec![None; n];
+        if let Some(pv) = prev {
+            let mut t = 0;
+            for (a, &i) in idx.iter().enumerate() {
+                while t < pv.idx.len() && pv.idx[t] < i {
+                    t += 1;
+                }
+                if pv.idx.get(t) == Some(&i) {
+                    old[a] = Some(t);
+                }
             }
-            // Distinct data take γ(h) even at h = 0, as in PyKrige.
-            lags_to_rhs(&self.variogram, &mut col[1..], shift, sign, -1.0);
         }
+        let mut g = Mat::zeros(n, n);
+        for (b, &j) in idx.iter().enumerate() {
+            let col = &mut g.col_as_slice_mut(b)[b + 1..n];
+            let rows = &idx[b + 1..];
+            match (prev, old[b]) {
+                (Some(pv), Some(ob)) => {
+                    for ((h, &i), oa) in col.iter_mut().zip(rows).zip(&old[b + 1..]) {
+                        *h = match oa {
+                            Some(oa) => pv.g[(*oa, ob)],
+                            None => self
+                                .variogram
+                                .gamma(dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j])),
+                        };
+                    }
+                }
+                _ => {
+                    for (h, &i) in col.iter_mut().zip(rows) {
+                        *h = dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]);
+                    }
+                    // Distinct data take γ(h) even at h = 0, as in PyKrige.
+                    lags_to_rhs(&self.variogram, col, 0.0, 1.0, -1.0);
+                }
+            }
+        }
+        Gram { idx, g }
     }
 
     /// Factorises the system over the data `idx` (ascending, distinct): in covariance form for
     /// models with a sill when it is positive definite, else PyKrige's matrix by LU.
-    pub(crate) fn system(&self, idx: Vec<usize>) -> Result<System, GisError> {
+    pub(crate) fn system(&self, gram: &Gram) -> Result<System, GisError> {
+        let idx = &gram.idx;
         let solver = match self.variogram.model.is_bounded() {
-            true => self.covariance_solver(&idx),
+            true => self.covariance_solver(gram),
             false => None,
         };
         let solver = match solver {
             Some(s) => s,
             None => {
-                let lu = self.pykrige_matrix(&idx).partial_piv_lu();
+                let lu = self.pykrige_matrix(gram).partial_piv_lu();
                 let mut dual = Mat::zeros(idx.len() + self.f.ncols(), 1);
                 for (r, &i) in idx.iter().enumerate() {
                     dual[(r, 0)] = self.z[i];
@@ -400,18 +439,23 @@ impl Problem {
         Ok(System {
             x: idx.iter().map(|&i| self.ax[i]).collect(),
             y: idx.iter().map(|&i| self.ay[i]).collect(),
-            idx,
+            idx: idx.clone(),
             solver,
         })
     }
 
-    fn covariance_solver(&self, idx: &[usize]) -> Option<Solver> {
+    fn covariance_solver(&self, gram: &Gram) -> Option<Solver> {
+        let idx = &gram.idx;
         let n = idx.len();
         let p = self.f.ncols();
         let c = self.variogram.params[0] + self.variogram.nugget();
-        // The Cholesky factorisation reads the lower triangle only.
-        let mut cmat = Mat::zeros(n, n);
-        self.lower_gamma(idx, &mut cmat, c, -1.0);
+        // The Cholesky factorisation reads the lower triangle only (γ = 0 on the diagonal).
+        let mut cmat = gram.g.clone();
+        for b in 0..n {
+            for v in &mut cmat.col_as_slice_mut(b)[b..] {
+                *v = c - *v;
+            }
+        }
         let llt = cmat.llt(Side::Lower).ok()?;
         let l = llt.L().to_owned();
         let mut u = Mat::from_fn(n, p, |a, j| self.f[(idx[a], j)]);
@@ -464,13 +508,13 @@ impl Problem {
     }
 
     /// PyKrige's kriging matrix `[[−Γ, F], [Fᵀ, 0]]` over the data `idx`.
-    fn pykrige_matrix(&self, idx: &[usize]) -> Mat<f64> {
-        let n = idx.len();
+    fn pykrige_matrix(&self, gram: &Gram) -> Mat<f64> {
+        let n = gram.idx.len();
         let mut a = Mat::zeros(n + self.f.ncols(), n + self.f.ncols());
-        self.lower_gamma(idx, &mut a, 0.0, -1.0);
-        for (c, &j) in idx.iter().enumerate() {
+        for (c, &j) in gram.idx.iter().enumerate() {
             for r in c + 1..n {
-                a[(c, r)] = a[(r, c)];
+                a[(r, c)] = -gram.g[(r, c)];
+                a[(c, r)] = -gram.g[(r, c)];
             }
             for t in 0..self.f.ncols() {
                 a[(c, n + t)] = self.f[(j, t)];
@@ -483,8 +527,10 @@ impl Problem {
     /// `A⁻¹` of PyKrige's matrix over all data and `A⁻¹ [z; 0]` (for cross-validation).
     pub(crate) fn full_inverse(&self) -> Result<(Mat<f64>, Vec<f64>), GisError> {
         let n = self.len();
-        let all: Vec<usize> = (0..n).collect();
-        let inv = self.pykrige_matrix(&all).partial_piv_lu().inverse();
+        let inv = self
+            .pykrige_matrix(&self.gram((0..n).collect(), None))
+            .partial_piv_lu()
+            .inverse();
         let dual: Vec<f64> = (0..inv.nrows())
             .map(|i| (0..n).map(|j| inv[(i, j)] * self.z[j]).sum())
             .collect();
@@ -646,7 +692,7 @@ impl Kriging {
         anisotropy: Anisotropy,
     ) -> Result<Kriging, GisError> {
         let p = Problem::new(x, y, z, variogram, drift, anisotropy)?;
-        let system = p.system((0..p.len()).collect())?;
+        let system = p.system(&p.gram((0..p.len()).collect(), None))?;
         Ok(Kriging { p, system })
     }
 
