@@ -8,7 +8,7 @@
 //! gives the same weights and variances with half the work per point: estimates from dual
 //! weights (O(n) per point), variances from one triangular solve per block of points (a
 //! matrix-matrix solve, BLAS-3). Linear and power models, and any matrix that is not positive
-//! definite, solve PyKrige's matrix by LU. The same [`System`] serves the moving neighbourhood,
+//! definite, solve PyKrige's matrix by LU. The same `System` serves the moving neighbourhood,
 //! built over a point's neighbours.
 
 use super::drift::{Drift, ExternalDrift};
