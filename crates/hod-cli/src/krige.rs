@@ -2,8 +2,8 @@
 
 use anyhow::{Context, bail, ensure};
 use hod_gis::kriging::{
-    Anisotropy, CrossValidation, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Prediction,
-    Variogram, cross_validate, fit_variogram,
+    Anisotropy, CrossValidation, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Predict,
+    Prediction, Variogram, cross_validate, fit_variogram,
 };
 use hod_gis::{GridGeometry, Raster, ascii};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 
 use hod_gis::ascii;
 use hod_gis::kriging::{
-    Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Variogram, fit_variogram,
+    Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Predict, Variogram,
+    fit_variogram,
 };
 use hod_testkit::data::path as data;
 use serde_json::Value;

@@ -4,8 +4,8 @@
 
 use hod_gis::ascii;
 use hod_gis::kriging::{
-    Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Variogram, cross_validate,
-    fit_variogram,
+    Anisotropy, Drift, ExternalDrift, FitOptions, Kriging, Model, MovingKriging, Predict, Variogram,
+    cross_validate, fit_variogram,
 };
 use hod_testkit::data::path as data;
 

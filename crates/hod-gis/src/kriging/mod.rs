@@ -4,7 +4,7 @@
 //! variances.
 //!
 //! ```
-//! use hod_gis::kriging::{Anisotropy, Drift, Kriging, Model, Variogram};
+//! use hod_gis::kriging::{Anisotropy, Drift, Kriging, Model, Predict, Variogram};
 //! let (x, y, z) = ([0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0]);
 //! let v = Variogram::from_pykrige_list(Model::Exponential, &[1.0, 2.0, 0.0])?;
 //! let k = Kriging::new(&x, &y, &z, v, &Drift::None, Anisotropy::default())?;
@@ -25,5 +25,5 @@ pub use cv::{CrossValidation, cross_validate};
 pub use drift::{Drift, ExternalDrift};
 pub use fit::{ExperimentalVariogram, FitOptions, experimental_variogram, fit_variogram};
 pub use neighbourhood::MovingKriging;
-pub use solver::{Anisotropy, Kriging, Prediction};
+pub use solver::{Anisotropy, Kriging, Predict, Prediction};
 pub use variogram::{Model, Variogram};

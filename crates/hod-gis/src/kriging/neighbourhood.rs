@@ -1,16 +1,21 @@
 //! Kriging in a moving neighbourhood: each prediction uses only its `k` nearest data points
 //! (found with an R-tree), as PyKrige's `execute(..., n_closest_points=k)` does with a k-d tree.
-//! The cost per point is O(k³) instead of O(n²), so it scales to many thousands of points.
+//! The cost per point is O(k³) instead of O(n²), so it scales to many thousands of points; a
+//! run of points with the same neighbours (adjacent grid cells) reuses one factorisation at
+//! O(k²) per point.
 
 use super::drift::Drift;
-use super::solver::{Anisotropy, EPS, Prediction, Problem, dist};
+use super::solver::{Anisotropy, Gram, Predict, Prediction, Problem, System, in_blocks};
 use super::variogram::Variogram;
 use crate::GisError;
-use rayon::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
 type Site = GeomWithData<[f64; 2], usize>;
+
+/// Points handed to one rayon task: consecutive grid cells, so that the task's cached system
+/// is often the one the next cell needs.
+const RUN: usize = 512;
 
 /// A kriging problem solved locally around each prediction point from its `k` nearest data.
 #[derive(Debug, Clone)]
@@ -20,14 +25,13 @@ pub struct MovingKriging {
     k: usize,
 }
 
-/// Scratch space of one local solve.
+/// The neighbours of the last point, their semivariances and factorised system (one per
+/// rayon task).
 #[derive(Default)]
 pub(crate) struct Local {
-    idx: Vec<usize>,
-    a: Vec<f64>,
-    b: Vec<f64>,
-    x: Vec<f64>,
-    drift: Vec<f64>,
+    near: Vec<usize>,
+    gram: Option<Gram>,
+    system: Option<System>,
 }
 
 impl MovingKriging {
@@ -60,53 +64,10 @@ impl MovingKriging {
         })
     }
 
-    /// Predicts at the points (`x[k]`, `y[k]`).
-    ///
-    /// # Errors
-    /// [`GisError::Invalid`] for mismatched lengths, a point outside the external drift, or a
-    /// singular local system.
-    pub fn predict_points(&self, x: &[f64], y: &[f64]) -> Result<Prediction, GisError> {
-        if x.len() != y.len() {
-            return Err(GisError::Invalid(format!(
-                "kriging: {} x but {} y prediction coordinates",
-                x.len(),
-                y.len()
-            )));
-        }
-        self.predict_with(x.len(), |i| (x[i], y[i]))
-    }
-
-    /// Predicts on the grid of all (`gx[i]`, `gy[j]`), row `j` at `gy[j]` (as
-    /// [`super::Kriging::predict_grid`]).
-    ///
-    /// # Errors
-    /// As [`MovingKriging::predict_points`].
-    pub fn predict_grid(&self, gx: &[f64], gy: &[f64]) -> Result<Prediction, GisError> {
-        let nx = gx.len().max(1);
-        self.predict_with(gx.len() * gy.len(), |i| (gx[i % nx], gy[i / nx]))
-    }
-
-    fn predict_with(
-        &self,
-        npt: usize,
-        at: impl Fn(usize) -> (f64, f64) + Sync,
-    ) -> Result<Prediction, GisError> {
-        let out: Vec<(f64, f64)> = (0..npt)
-            .into_par_iter()
-            .map_init(Local::default, |s, i| {
-                let (ox, oy) = at(i);
-                self.predict_one(ox, oy, s)
-            })
-            .collect::<Result<_, _>>()?;
-        let (z, variance) = out.into_iter().unzip();
-        Ok(Prediction { z, variance })
-    }
-
     /// Leave-one-out prediction at data point `i` from its `k` nearest other data points.
     pub(crate) fn predict_without(&self, i: usize, s: &mut Local) -> Result<(f64, f64), GisError> {
-        let (ax, ay) = (self.p.ax[i], self.p.ay[i]);
-        // The adjusted coordinates are those of the datum; predict there directly.
-        self.solve_local(ax, ay, None, Some(i), s)
+        let (ox, oy) = (self.p.ox[i], self.p.oy[i]);
+        self.predict_one(ox, oy, Some(i), s)
     }
 
     /// Number of data points.
@@ -128,109 +89,53 @@ impl MovingKriging {
         Local::default()
     }
 
-    fn predict_one(&self, ox: f64, oy: f64, s: &mut Local) -> Result<(f64, f64), GisError> {
-        let (px, py) = self.p.frame.adjust(ox, oy);
-        self.solve_local(px, py, Some((ox, oy)), None, s)
-    }
-
-    /// Solves PyKrige's system `[[−Γ, F], [Fᵀ, 0]] x = [−γ₀; f₀]` over the neighbours of
-    /// (`px`, `py`) (adjusted coordinates; `orig` = original coordinates for the external
-    /// drift, or `None` to take the drift of the excluded datum).
-    fn solve_local(
+    /// Predicts at (`ox`, `oy`) from its `k` nearest data other than `exclude`, refactorising
+    /// only when that set differs from the last point's.
+    fn predict_one(
         &self,
-        px: f64,
-        py: f64,
-        orig: Option<(f64, f64)>,
+        ox: f64,
+        oy: f64,
         exclude: Option<usize>,
         s: &mut Local,
     ) -> Result<(f64, f64), GisError> {
-        let p = &self.p;
-        let np = p.basis.n_terms();
-        s.idx.clear();
-        s.idx.extend(
+        let (px, py) = self.p.frame.adjust(ox, oy);
+        s.near.clear();
+        s.near.extend(
             self.tree
                 .nearest_neighbor_iter(&[px, py])
                 .map(|g| g.data)
                 .filter(|&j| Some(j) != exclude)
                 .take(self.k),
         );
-        let n = s.idx.len();
-        let m = n + np;
-        s.a.clear();
-        s.a.resize(m * m, 0.0);
-        s.b.clear();
-        s.b.resize(m, 0.0);
-        for (r, &i) in s.idx.iter().enumerate() {
-            for (c, &j) in s.idx.iter().enumerate().skip(r + 1) {
-                let g = -p.gamma_ij(i, j);
-                s.a[r * m + c] = g;
-                s.a[c * m + r] = g;
+        s.near.sort_unstable();
+        let system = match s.system.take() {
+            Some(sys) if sys.idx == s.near => sys,
+            _ => {
+                let gram = self.p.gram(s.near.clone(), s.gram.as_ref());
+                let sys = self.p.system(&gram);
+                s.gram = Some(gram);
+                sys.map_err(|e| GisError::Invalid(format!("local kriging system at ({ox}, {oy}): {e}")))?
             }
-            for t in 0..np {
-                let f = p.f[(i, t)];
-                s.a[r * m + n + t] = f;
-                s.a[(n + t) * m + r] = f;
-            }
-            let h = dist(px - p.ax[i], py - p.ay[i]);
-            s.b[r] = if h.abs() <= EPS {
-                0.0
-            } else {
-                -p.variogram.gamma(h)
-            };
-        }
-        s.drift.clear();
-        s.drift.resize(np, 0.0);
-        match (orig, exclude) {
-            (Some((ox, oy)), _) => p.basis.eval(px, py, ox, oy, &mut s.drift)?,
-            (None, Some(i)) => {
-                for (t, d) in s.drift.iter_mut().enumerate() {
-                    *d = p.f[(i, t)];
-                }
-            }
-            (None, None) => return Err(GisError::Invalid("kriging point without coordinates".into())),
-        }
-        s.b[n..].copy_from_slice(&s.drift);
-        s.x.clear();
-        s.x.extend_from_slice(&s.b);
-        solve_dense(&mut s.a, &mut s.x, m).ok_or_else(|| {
-            GisError::Invalid(format!(
-                "local kriging system at ({px}, {py}) is singular (duplicate data points?)"
-            ))
-        })?;
-        let z = s.idx.iter().zip(&s.x).map(|(&i, w)| w * p.z[i]).sum();
-        let var = -s.x.iter().zip(&s.b).map(|(w, b)| w * b).sum::<f64>();
-        Ok((z, var))
+        };
+        let (mut z, mut v) = ([0.0], [0.0]);
+        let out = system.predict(&self.p, &[(ox, oy)], &mut z, &mut v);
+        s.system = Some(system);
+        out.map(|()| (z[0], v[0]))
     }
 }
 
-/// Solves `a x = b` in place (`a` row-major `m × m`) by Gaussian elimination with partial
-/// pivoting; `None` when `a` is singular.
-fn solve_dense(a: &mut [f64], b: &mut [f64], m: usize) -> Option<()> {
-    for col in 0..m {
-        let piv = (col..m).max_by(|&i, &j| a[i * m + col].abs().total_cmp(&a[j * m + col].abs()))?;
-        if a[piv * m + col] == 0.0 || !a[piv * m + col].is_finite() {
-            return None;
-        }
-        if piv != col {
-            for c in 0..m {
-                a.swap(piv * m + c, col * m + c);
+impl Predict for MovingKriging {
+    fn predict_at(
+        &self,
+        npt: usize,
+        at: &(dyn Fn(usize) -> (f64, f64) + Sync),
+    ) -> Result<Prediction, GisError> {
+        in_blocks(npt, RUN, at, |pts, zc, vc| {
+            let mut s = Local::default();
+            for ((&(ox, oy), zo), vo) in pts.iter().zip(zc).zip(vc) {
+                (*zo, *vo) = self.predict_one(ox, oy, None, &mut s)?;
             }
-            b.swap(piv, col);
-        }
-        let d = a[col * m + col];
-        for r in col + 1..m {
-            let f = a[r * m + col] / d;
-            if f != 0.0 {
-                for c in col..m {
-                    a[r * m + c] -= f * a[col * m + c];
-                }
-                b[r] -= f * b[col];
-            }
-        }
+            Ok(())
+        })
     }
-    for r in (0..m).rev() {
-        let s: f64 = (r + 1..m).map(|c| a[r * m + c] * b[c]).sum();
-        b[r] = (b[r] - s) / a[r * m + r];
-    }
-    Some(())
 }

@@ -5,16 +5,19 @@
 //! `[[−Γ, F], [Fᵀ, 0]]` and multiplies it with one right-hand side per point. For models with a
 //! sill we solve the same system in covariance form instead (`C = sill − Γ`, Cholesky, then a
 //! Schur complement for the drift; Cressie, *Statistics for Spatial Data*, 1993, §3.4.5), which
-//! gives the same weights and variances with half the work per point; linear and power models,
-//! and any matrix that is not positive definite, take PyKrige's inverse route.
+//! gives the same weights and variances with half the work per point: estimates from dual
+//! weights (O(n) per point), variances from one triangular solve per block of points (a
+//! matrix-matrix solve, BLAS-3). Linear and power models, and any matrix that is not positive
+//! definite, solve PyKrige's matrix by LU. The same `System` serves the moving neighbourhood,
+//! built over a point's neighbours.
 
 use super::drift::{Drift, ExternalDrift};
-use super::variogram::Variogram;
+use super::variogram::{Model, Variogram};
 use crate::GisError;
 use faer::linalg::matmul::matmul;
-use faer::linalg::solvers::DenseSolveCore;
+use faer::linalg::solvers::{DenseSolveCore, PartialPivLu, Solve};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, ColRef, Mat, MatRef, Par, Side};
 use rayon::prelude::*;
 
 /// PyKrige's `eps`: a prediction point this close to a datum gets γ = 0 there, so the
@@ -28,8 +31,10 @@ pub(crate) fn dist(dx: f64, dy: f64) -> f64 {
     (dx * dx + dy * dy).sqrt()
 }
 
-/// Points per block of right-hand sides.
-const BLOCK: usize = 256;
+/// Points per block of right-hand sides: at most (an n × 1024 block is 8 MB for n = 1000) and
+/// at least.
+const MAX_BLOCK: usize = 1024;
+const MIN_BLOCK: usize = 64;
 
 /// Geometric anisotropy as PyKrige applies it: coordinates are rotated by `-angle` (degrees,
 /// counter-clockwise) about the centre of the data's bounding box, and y is then multiplied by
@@ -175,9 +180,30 @@ impl DriftBasis {
     }
 }
 
-/// How the factorised system is held.
+/// A factorised kriging system over some of the data: all of them for [`Kriging`], the
+/// neighbours of a prediction point for [`super::MovingKriging`].
 #[derive(Debug, Clone)]
-pub(crate) enum System {
+pub(crate) struct System {
+    /// Indices of the data in the system, ascending.
+    pub(crate) idx: Vec<usize>,
+    /// Their adjusted coordinates.
+    x: Vec<f64>,
+    y: Vec<f64>,
+    solver: Solver,
+}
+
+/// The semivariances between some data: the lower triangle of `g[(a, b)] = γ(|x_idx[a] −
+/// x_idx[b]|)`, 0 on the diagonal.
+#[derive(Debug, Clone)]
+pub(crate) struct Gram {
+    /// Indices of the data, ascending.
+    pub(crate) idx: Vec<usize>,
+    g: Mat<f64>,
+}
+
+/// How a system is factorised.
+#[derive(Debug, Clone)]
+enum Solver {
     /// `C = c − Γ` (diagonal `c`) = `L Lᵀ`; `u = L⁻¹F`; `s_inv = (uᵀu)⁻¹`; dual weights
     /// `alpha`, `beta` with `[C F; Fᵀ 0] [α; β] = [z; 0]`.
     Covariance {
@@ -188,8 +214,8 @@ pub(crate) enum System {
         alpha: Vec<f64>,
         beta: Vec<f64>,
     },
-    /// The inverse of PyKrige's matrix `[[−Γ, F], [Fᵀ, 0]]`, and `dual = inv · [z; 0]`.
-    Inverse { inv: Mat<f64>, dual: Vec<f64> },
+    /// LU of PyKrige's matrix `A = [[−Γ, F], [Fᵀ, 0]]`, and `dual = A⁻¹ [z; 0]`.
+    Lu { lu: PartialPivLu<f64>, dual: Vec<f64> },
 }
 
 /// Data, variogram and drift of one kriging problem, before any system is solved.
@@ -197,6 +223,9 @@ pub(crate) enum System {
 pub(crate) struct Problem {
     pub(crate) variogram: Variogram,
     pub(crate) frame: Frame,
+    /// Data coordinates as given.
+    pub(crate) ox: Vec<f64>,
+    pub(crate) oy: Vec<f64>,
     /// Data coordinates, anisotropy-adjusted.
     pub(crate) ax: Vec<f64>,
     pub(crate) ay: Vec<f64>,
@@ -206,7 +235,66 @@ pub(crate) struct Problem {
     pub(crate) f: Mat<f64>,
 }
 
-/// A kriging problem with its system factorised, ready to predict anywhere.
+/// Prediction at arbitrary points; [`Kriging`] and [`super::MovingKriging`] implement it, and
+/// the point and grid layouts come with it.
+pub trait Predict {
+    /// Predicts at `npt` points, point `k` at `at(k)`.
+    ///
+    /// # Errors
+    /// [`GisError::Invalid`] for a point outside the external drift or a singular system.
+    fn predict_at(
+        &self,
+        npt: usize,
+        at: &(dyn Fn(usize) -> (f64, f64) + Sync),
+    ) -> Result<Prediction, GisError>;
+
+    /// Predicts at the points (`x[k]`, `y[k]`) (PyKrige's `execute("points", x, y)`).
+    ///
+    /// # Errors
+    /// [`GisError::Invalid`] for mismatched lengths, and as [`Predict::predict_at`].
+    fn predict_points(&self, x: &[f64], y: &[f64]) -> Result<Prediction, GisError> {
+        if x.len() != y.len() {
+            return Err(GisError::Invalid(format!(
+                "kriging: {} x but {} y prediction coordinates",
+                x.len(),
+                y.len()
+            )));
+        }
+        self.predict_at(x.len(), &|k| (x[k], y[k]))
+    }
+
+    /// Predicts on the grid of all (`gx[i]`, `gy[j]`) (PyKrige's `execute("grid", gx, gy)`):
+    /// row-major with `gy.len()` rows, row `j` at `gy[j]`.
+    ///
+    /// # Errors
+    /// As [`Predict::predict_at`].
+    fn predict_grid(&self, gx: &[f64], gy: &[f64]) -> Result<Prediction, GisError> {
+        let nx = gx.len().max(1);
+        self.predict_at(gx.len() * gy.len(), &|k| (gx[k % nx], gy[k / nx]))
+    }
+}
+
+/// Runs `block` over consecutive runs of `len` points in parallel (rayon), each with its
+/// points' coordinates and its slices of the output.
+pub(crate) fn in_blocks(
+    npt: usize,
+    len: usize,
+    at: &(dyn Fn(usize) -> (f64, f64) + Sync),
+    block: impl Fn(&[(f64, f64)], &mut [f64], &mut [f64]) -> Result<(), GisError> + Sync,
+) -> Result<Prediction, GisError> {
+    let mut z = vec![0.0; npt];
+    let mut variance = vec![0.0; npt];
+    z.par_chunks_mut(len)
+        .zip(variance.par_chunks_mut(len))
+        .enumerate()
+        .try_for_each(|(b, (zc, vc))| {
+            let pts: Vec<(f64, f64)> = (b * len..b * len + zc.len()).map(at).collect();
+            block(&pts, zc, vc)
+        })?;
+    Ok(Prediction { z, variance })
+}
+
+/// A kriging problem with its system over all data factorised, ready to predict anywhere.
 #[derive(Debug, Clone)]
 pub struct Kriging {
     pub(crate) p: Problem,
@@ -265,6 +353,8 @@ impl Problem {
         Ok(Problem {
             variogram,
             frame,
+            ox: x.to_vec(),
+            oy: y.to_vec(),
             ax,
             ay,
             z: z.to_vec(),
@@ -278,68 +368,97 @@ impl Problem {
         self.z.len()
     }
 
-    /// γ between data points `i` and `j`, 0 on the diagonal (PyKrige's `fill_diagonal(a, 0)`).
-    pub(crate) fn gamma_ij(&self, i: usize, j: usize) -> f64 {
-        if i == j {
-            0.0
-        } else {
-            self.variogram
-                .gamma(dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]))
-        }
-    }
-
-    /// Right-hand sides of one block: `rhs[.., k]` = [γ-part; drift] for point `start + k`,
-    /// where the γ-part is `c − γ` (covariance form) or `−γ` (PyKrige's form).
-    pub(crate) fn rhs_block(
-        &self,
-        start: usize,
-        len: usize,
-        at: &impl Fn(usize) -> (f64, f64),
-        shift: f64,
-        sign: f64,
-    ) -> Result<(Mat<f64>, Mat<f64>), GisError> {
-        let n = self.len();
-        let p = self.f.ncols();
-        let mut g = Mat::zeros(n, len);
-        let mut f0 = Mat::zeros(p, len);
-        let mut drift = vec![0.0; p];
-        for k in 0..len {
-            let (ox, oy) = at(start + k);
-            let (px, py) = self.frame.adjust(ox, oy);
-            for (i, out) in g.col_mut(k).iter_mut().enumerate() {
-                let h = dist(px - self.ax[i], py - self.ay[i]);
-                let gam = if h.abs() <= EPS {
-                    0.0
-                } else {
-                    self.variogram.gamma(h)
-                };
-                *out = shift + sign * gam;
-            }
-            self.basis.eval(px, py, ox, oy, &mut drift)?;
-            for (j, v) in drift.iter().enumerate() {
-                f0[(j, k)] = *v;
+    /// γ between the data `idx` (ascending, distinct), taking the pairs also in `prev` from it
+    /// (a moving neighbourhood changes by a few points from one cell to the next).
+    pub(crate) fn gram(&self, idx: Vec<usize>, prev: Option<&Gram>) -> Gram {
+        let n = idx.len();
+        // Position of each datum in `prev`, by merging the two ascending lists.
+        let mut old = vec![None; n];
+        if let Some(pv) = prev {
+            let mut t = 0;
+            for (a, &i) in idx.iter().enumerate() {
+                while t < pv.idx.len() && pv.idx[t] < i {
+                    t += 1;
+                }
+                if pv.idx.get(t) == Some(&i) {
+                    old[a] = Some(t);
+                }
             }
         }
-        Ok((g, f0))
-    }
-    pub(crate) fn factorise(&self) -> Result<System, GisError> {
-        if self.variogram.model.is_bounded()
-            && let Some(s) = self.covariance_system()
-        {
-            return Ok(s);
+        let mut g = Mat::zeros(n, n);
+        for (b, &j) in idx.iter().enumerate() {
+            let col = &mut g.col_as_slice_mut(b)[b + 1..n];
+            let rows = &idx[b + 1..];
+            match (prev, old[b]) {
+                (Some(pv), Some(ob)) => {
+                    for ((h, &i), oa) in col.iter_mut().zip(rows).zip(&old[b + 1..]) {
+                        *h = match oa {
+                            Some(oa) => pv.g[(*oa, ob)],
+                            None => self
+                                .variogram
+                                .gamma(dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j])),
+                        };
+                    }
+                }
+                _ => {
+                    for (h, &i) in col.iter_mut().zip(rows) {
+                        *h = dist(self.ax[i] - self.ax[j], self.ay[i] - self.ay[j]);
+                    }
+                    // Distinct data take γ(h) even at h = 0, as in PyKrige.
+                    lags_to_rhs(&self.variogram, col, 0.0, 1.0, -1.0);
+                }
+            }
         }
-        let (inv, dual) = self.full_inverse()?;
-        Ok(System::Inverse { inv, dual })
+        Gram { idx, g }
     }
 
-    fn covariance_system(&self) -> Option<System> {
-        let n = self.len();
+    /// Factorises the system over the data `idx` (ascending, distinct): in covariance form for
+    /// models with a sill when it is positive definite, else PyKrige's matrix by LU.
+    pub(crate) fn system(&self, gram: &Gram) -> Result<System, GisError> {
+        let idx = &gram.idx;
+        let solver = match self.variogram.model.is_bounded() {
+            true => self.covariance_solver(gram),
+            false => None,
+        };
+        let solver = match solver {
+            Some(s) => s,
+            None => {
+                let lu = self.pykrige_matrix(gram).partial_piv_lu();
+                let mut dual = Mat::zeros(idx.len() + self.f.ncols(), 1);
+                for (r, &i) in idx.iter().enumerate() {
+                    dual[(r, 0)] = self.z[i];
+                }
+                lu.solve_in_place(dual.as_mut());
+                let dual: Vec<f64> = dual.col(0).iter().copied().collect();
+                if dual.iter().any(|v| !v.is_finite()) {
+                    return Err(singular());
+                }
+                Solver::Lu { lu, dual }
+            }
+        };
+        Ok(System {
+            x: idx.iter().map(|&i| self.ax[i]).collect(),
+            y: idx.iter().map(|&i| self.ay[i]).collect(),
+            idx: idx.clone(),
+            solver,
+        })
+    }
+
+    fn covariance_solver(&self, gram: &Gram) -> Option<Solver> {
+        let idx = &gram.idx;
+        let n = idx.len();
         let p = self.f.ncols();
         let c = self.variogram.params[0] + self.variogram.nugget();
-        let cmat = Mat::from_fn(n, n, |i, j| c - self.gamma_ij(i, j));
+        // The Cholesky factorisation reads the lower triangle only (γ = 0 on the diagonal).
+        let mut cmat = gram.g.clone();
+        for b in 0..n {
+            for v in &mut cmat.col_as_slice_mut(b)[b..] {
+                *v = c - *v;
+            }
+        }
         let llt = cmat.llt(Side::Lower).ok()?;
         let l = llt.L().to_owned();
-        let mut u = self.f.clone();
+        let mut u = Mat::from_fn(n, p, |a, j| self.f[(idx[a], j)]);
         solve_lower_triangular_in_place(l.as_ref(), u.as_mut(), Par::Seq);
         let mut s = Mat::zeros(p, p);
         matmul(
@@ -352,7 +471,7 @@ impl Problem {
         );
         let s_inv = s.partial_piv_lu().inverse();
         // Dual weights: y = L⁻¹z, β = S⁻¹ uᵀy, α = L⁻ᵀ(y − uβ).
-        let mut yv = Mat::from_fn(n, 1, |i, _| self.z[i]);
+        let mut yv = Mat::from_fn(n, 1, |a, _| self.z[idx[a]]);
         solve_lower_triangular_in_place(l.as_ref(), yv.as_mut(), Par::Seq);
         let mut uty = Mat::zeros(p, 1);
         matmul(
@@ -374,11 +493,11 @@ impl Problem {
         );
         matmul(yv.as_mut(), Accum::Add, u.as_ref(), beta.as_ref(), -1.0, Par::Seq);
         solve_upper_triangular_in_place(l.transpose(), yv.as_mut(), Par::Seq);
-        let alpha: Vec<f64> = (0..n).map(|i| yv[(i, 0)]).collect();
-        let beta: Vec<f64> = (0..p).map(|i| beta[(i, 0)]).collect();
+        let alpha: Vec<f64> = yv.col(0).iter().copied().collect();
+        let beta: Vec<f64> = beta.col(0).iter().copied().collect();
         let finite = alpha.iter().chain(&beta).all(|v| v.is_finite())
             && (0..p).all(|i| (0..p).all(|j| s_inv[(i, j)].is_finite()));
-        finite.then_some(System::Covariance {
+        finite.then_some(Solver::Covariance {
             c,
             l,
             u,
@@ -388,29 +507,172 @@ impl Problem {
         })
     }
 
-    /// `A⁻¹` of PyKrige's full system `[[−Γ, F], [Fᵀ, 0]]` and `A⁻¹ [z; 0]`.
+    /// PyKrige's kriging matrix `[[−Γ, F], [Fᵀ, 0]]` over the data `idx`.
+    fn pykrige_matrix(&self, gram: &Gram) -> Mat<f64> {
+        let n = gram.idx.len();
+        let mut a = Mat::zeros(n + self.f.ncols(), n + self.f.ncols());
+        for (c, &j) in gram.idx.iter().enumerate() {
+            for r in c + 1..n {
+                a[(r, c)] = -gram.g[(r, c)];
+                a[(c, r)] = -gram.g[(r, c)];
+            }
+            for t in 0..self.f.ncols() {
+                a[(c, n + t)] = self.f[(j, t)];
+                a[(n + t, c)] = self.f[(j, t)];
+            }
+        }
+        a
+    }
+
+    /// `A⁻¹` of PyKrige's matrix over all data and `A⁻¹ [z; 0]` (for cross-validation).
     pub(crate) fn full_inverse(&self) -> Result<(Mat<f64>, Vec<f64>), GisError> {
         let n = self.len();
-        let p = self.f.ncols();
-        let m = n + p;
-        let a = Mat::from_fn(m, m, |i, j| match (i < n, j < n) {
-            (true, true) => -self.gamma_ij(i, j),
-            (true, false) => self.f[(i, j - n)],
-            (false, true) => self.f[(j, i - n)],
-            (false, false) => 0.0,
-        });
-        let inv = a.partial_piv_lu().inverse();
-        let dual: Vec<f64> = (0..m)
+        let inv = self
+            .pykrige_matrix(&self.gram((0..n).collect(), None))
+            .partial_piv_lu()
+            .inverse();
+        let dual: Vec<f64> = (0..inv.nrows())
             .map(|i| (0..n).map(|j| inv[(i, j)] * self.z[j]).sum())
             .collect();
         if dual.iter().any(|v| !v.is_finite()) {
-            return Err(GisError::Invalid(
-                "kriging matrix is singular (duplicate data points without a nugget, or a drift \
-                 the data cannot resolve)"
-                    .into(),
-            ));
+            return Err(singular());
         }
         Ok((inv, dual))
+    }
+}
+
+fn singular() -> GisError {
+    GisError::Invalid(
+        "kriging matrix is singular (duplicate data points without a nugget, or a drift the data \
+         cannot resolve)"
+            .into(),
+    )
+}
+
+/// `shift + sign·γ(h)` in place over the lags `h`, with γ = 0 for `h ≤ eps`; one loop per
+/// model, so that the model test stays out of the innermost loop.
+fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64, eps: f64) {
+    #[inline(always)]
+    fn each(h: &mut [f64], shift: f64, sign: f64, eps: f64, gamma: impl Fn(f64) -> f64) {
+        for t in h {
+            *t = if *t <= eps {
+                shift
+            } else {
+                shift + sign * gamma(*t)
+            };
+        }
+    }
+    let p = &v.params;
+    let (s, g, e) = (shift, sign, eps);
+    match v.model {
+        Model::Linear => each(h, s, g, e, |t| Variogram::eval(Model::Linear, p, t)),
+        Model::Power => each(h, s, g, e, |t| Variogram::eval(Model::Power, p, t)),
+        Model::Gaussian => each(h, s, g, e, |t| Variogram::eval(Model::Gaussian, p, t)),
+        Model::Spherical => each(h, s, g, e, |t| Variogram::eval(Model::Spherical, p, t)),
+        Model::Exponential => each(h, s, g, e, |t| Variogram::eval(Model::Exponential, p, t)),
+        Model::HoleEffect => each(h, s, g, e, |t| Variogram::eval(Model::HoleEffect, p, t)),
+    }
+}
+
+impl System {
+    /// Right-hand sides `[shift + sign·γ; drift]` of the points `pts` (original coordinates),
+    /// one column per point.
+    fn rhs(&self, p: &Problem, pts: &[(f64, f64)], shift: f64, sign: f64) -> Result<Mat<f64>, GisError> {
+        let n = self.x.len();
+        let mut b = Mat::zeros(n + p.f.ncols(), pts.len());
+        for (k, &(ox, oy)) in pts.iter().enumerate() {
+            let (px, py) = p.frame.adjust(ox, oy);
+            let (g, drift) = b.col_as_slice_mut(k).split_at_mut(n);
+            for ((h, x), y) in g.iter_mut().zip(&self.x).zip(&self.y) {
+                *h = dist(px - x, py - y);
+            }
+            // PyKrige's exact_values: γ = 0 at a datum.
+            lags_to_rhs(&p.variogram, g, shift, sign, EPS);
+            p.basis.eval(px, py, ox, oy, drift)?;
+        }
+        Ok(b)
+    }
+
+    /// Estimates and variances at `pts` (original coordinates) into `zc`, `vc`.
+    pub(crate) fn predict(
+        &self,
+        p: &Problem,
+        pts: &[(f64, f64)],
+        zc: &mut [f64],
+        vc: &mut [f64],
+    ) -> Result<(), GisError> {
+        let n = self.x.len();
+        match &self.solver {
+            Solver::Covariance {
+                c,
+                l,
+                u,
+                s_inv,
+                alpha,
+                beta,
+            } => {
+                let mut b = self.rhs(p, pts, *c, -1.0)?;
+                let (mut g, f0) = b.as_mut().split_at_row_mut(n);
+                for (k, out) in zc.iter_mut().enumerate() {
+                    *out = dot(g.as_ref().col(k), alpha) + dot(f0.as_ref().col(k), beta);
+                }
+                solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), Par::Seq);
+                // r = uᵀv − f0, σ² = c − |v|² + rᵀ S⁻¹ r.
+                let mut r = Mat::from_fn(f0.nrows(), f0.ncols(), |j, k| -f0[(j, k)]);
+                matmul(r.as_mut(), Accum::Add, u.transpose(), g.as_ref(), 1.0, Par::Seq);
+                for (k, out) in vc.iter_mut().enumerate() {
+                    let v = g.as_ref().col(k);
+                    *out = c - v.iter().map(|t| t * t).sum::<f64>() + quad_form(s_inv.as_ref(), r.col(k));
+                }
+            }
+            Solver::Lu { lu, dual } => {
+                let b = self.rhs(p, pts, 0.0, -1.0)?;
+                let mut x = b.clone();
+                lu.solve_in_place(x.as_mut());
+                for (k, (zo, vo)) in zc.iter_mut().zip(vc.iter_mut()).enumerate() {
+                    *zo = dot(b.col(k), dual);
+                    *vo = -b
+                        .col(k)
+                        .iter()
+                        .zip(x.col(k).iter())
+                        .map(|(a, d)| a * d)
+                        .sum::<f64>();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The kriging weights of the system's data for a prediction at (`x`, `y`).
+    fn weights(&self, p: &Problem, x: f64, y: f64) -> Result<Vec<f64>, GisError> {
+        let n = self.x.len();
+        match &self.solver {
+            Solver::Covariance { c, l, u, s_inv, .. } => {
+                let mut b = self.rhs(p, &[(x, y)], *c, -1.0)?;
+                let (mut g, f0) = b.as_mut().split_at_row_mut(n);
+                solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), Par::Seq);
+                // μ = S⁻¹(uᵀv − f0); w = L⁻ᵀ(v − uμ).
+                let mut r = Mat::from_fn(f0.nrows(), 1, |j, _| -f0[(j, 0)]);
+                matmul(r.as_mut(), Accum::Add, u.transpose(), g.as_ref(), 1.0, Par::Seq);
+                let mut mu = Mat::zeros(r.nrows(), 1);
+                matmul(
+                    mu.as_mut(),
+                    Accum::Replace,
+                    s_inv.as_ref(),
+                    r.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
+                matmul(g.as_mut(), Accum::Add, u.as_ref(), mu.as_ref(), -1.0, Par::Seq);
+                solve_upper_triangular_in_place(l.transpose(), g.as_mut(), Par::Seq);
+                Ok(g.as_ref().col(0).iter().copied().collect())
+            }
+            Solver::Lu { lu, .. } => {
+                let mut b = self.rhs(p, &[(x, y)], 0.0, -1.0)?;
+                lu.solve_in_place(b.as_mut());
+                Ok(b.col(0).iter().take(n).copied().collect())
+            }
+        }
     }
 }
 
@@ -430,7 +692,7 @@ impl Kriging {
         anisotropy: Anisotropy,
     ) -> Result<Kriging, GisError> {
         let p = Problem::new(x, y, z, variogram, drift, anisotropy)?;
-        let system = p.factorise()?;
+        let system = p.system(&p.gram((0..p.len()).collect(), None))?;
         Ok(Kriging { p, system })
     }
 
@@ -449,146 +711,36 @@ impl Kriging {
         &self.p.variogram
     }
 
-    /// Predicts at the points (`x[k]`, `y[k]`) (PyKrige's `execute("points", x, y)`).
-    ///
-    /// # Errors
-    /// [`GisError::Invalid`] for mismatched lengths or a point outside the external drift.
-    pub fn predict_points(&self, x: &[f64], y: &[f64]) -> Result<Prediction, GisError> {
-        if x.len() != y.len() {
-            return Err(GisError::Invalid(format!(
-                "kriging: {} x but {} y prediction coordinates",
-                x.len(),
-                y.len()
-            )));
-        }
-        self.predict_with(x.len(), |k| (x[k], y[k]))
-    }
-
-    /// Predicts on the grid of all (`gx[i]`, `gy[j]`) (PyKrige's `execute("grid", gx, gy)`):
-    /// row-major with `gy.len()` rows, row `j` at `gy[j]`.
-    ///
-    /// # Errors
-    /// [`GisError::Invalid`] for a point outside the external drift.
-    pub fn predict_grid(&self, gx: &[f64], gy: &[f64]) -> Result<Prediction, GisError> {
-        let nx = gx.len().max(1);
-        self.predict_with(gx.len() * gy.len(), |k| (gx[k % nx], gy[k / nx]))
-    }
-
-    fn predict_with(
-        &self,
-        npt: usize,
-        at: impl Fn(usize) -> (f64, f64) + Sync,
-    ) -> Result<Prediction, GisError> {
-        let mut z = vec![0.0; npt];
-        let mut variance = vec![0.0; npt];
-        z.par_chunks_mut(BLOCK)
-            .zip(variance.par_chunks_mut(BLOCK))
-            .enumerate()
-            .try_for_each(|(b, (zc, vc))| self.predict_block(b * BLOCK, &at, zc, vc))?;
-        Ok(Prediction { z, variance })
-    }
-
-    fn predict_block(
-        &self,
-        start: usize,
-        at: &impl Fn(usize) -> (f64, f64),
-        zc: &mut [f64],
-        vc: &mut [f64],
-    ) -> Result<(), GisError> {
-        let n = self.len();
-        let p = self.p.f.ncols();
-        let len = zc.len();
-        match &self.system {
-            System::Covariance {
-                c,
-                l,
-                u,
-                s_inv,
-                alpha,
-                beta,
-            } => {
-                let (mut g, f0) = self.p.rhs_block(start, len, at, *c, -1.0)?;
-                for (k, out) in zc.iter_mut().enumerate() {
-                    *out = g.col(k).iter().zip(alpha).map(|(a, b)| a * b).sum::<f64>()
-                        + f0.col(k).iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
-                }
-                solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), Par::Seq);
-                // r = uᵀv − f0, σ² = c − |v|² + rᵀ S⁻¹ r.
-                let mut r = -f0;
-                matmul(r.as_mut(), Accum::Add, u.transpose(), g.as_ref(), 1.0, Par::Seq);
-                let mut rk = vec![0.0; p];
-                for (k, out) in vc.iter_mut().enumerate() {
-                    let vv: f64 = g.col(k).iter().map(|v| v * v).sum();
-                    rk.iter_mut().zip(r.col(k).iter()).for_each(|(a, b)| *a = *b);
-                    *out = c - vv + quad_form(s_inv.as_ref(), &rk);
-                }
-            }
-            System::Inverse { inv, dual } => {
-                let (g, f0) = self.p.rhs_block(start, len, at, 0.0, -1.0)?;
-                let m = n + p;
-                let b = Mat::from_fn(m, len, |i, k| if i < n { g[(i, k)] } else { f0[(i - n, k)] });
-                let mut x = Mat::zeros(m, len);
-                matmul(
-                    x.as_mut(),
-                    Accum::Replace,
-                    inv.as_ref(),
-                    b.as_ref(),
-                    1.0,
-                    Par::Seq,
-                );
-                for (k, (zo, vo)) in zc.iter_mut().zip(vc.iter_mut()).enumerate() {
-                    *zo = b.col(k).iter().zip(dual).map(|(a, d)| a * d).sum();
-                    *vo = -x
-                        .col(k)
-                        .iter()
-                        .zip(b.col(k).iter())
-                        .map(|(a, d)| a * d)
-                        .sum::<f64>();
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The kriging weights of the data for a prediction at (`x`, `y`) (they sum to 1).
     ///
     /// # Errors
     /// [`GisError::Invalid`] for a point outside the external drift.
     pub fn weights(&self, x: f64, y: f64) -> Result<Vec<f64>, GisError> {
-        let n = self.len();
-        match &self.system {
-            System::Covariance { c, l, u, s_inv, .. } => {
-                let (mut g, f0) = self.p.rhs_block(0, 1, &|_| (x, y), *c, -1.0)?;
-                solve_lower_triangular_in_place(l.as_ref(), g.as_mut(), Par::Seq);
-                // μ = S⁻¹(uᵀv − f0); w = L⁻ᵀ(v − uμ).
-                let mut r = -f0;
-                matmul(r.as_mut(), Accum::Add, u.transpose(), g.as_ref(), 1.0, Par::Seq);
-                let mut mu = Mat::zeros(r.nrows(), 1);
-                matmul(
-                    mu.as_mut(),
-                    Accum::Replace,
-                    s_inv.as_ref(),
-                    r.as_ref(),
-                    1.0,
-                    Par::Seq,
-                );
-                matmul(g.as_mut(), Accum::Add, u.as_ref(), mu.as_ref(), -1.0, Par::Seq);
-                solve_upper_triangular_in_place(l.transpose(), g.as_mut(), Par::Seq);
-                Ok((0..n).map(|i| g[(i, 0)]).collect())
-            }
-            System::Inverse { inv, .. } => {
-                let (g, f0) = self.p.rhs_block(0, 1, &|_| (x, y), 0.0, -1.0)?;
-                let m = inv.nrows();
-                let b = Mat::from_fn(m, 1, |i, _| if i < n { g[(i, 0)] } else { f0[(i - n, 0)] });
-                let sol = inv.as_ref() * b.as_ref();
-                Ok((0..n).map(|i| sol[(i, 0)]).collect())
-            }
-        }
+        self.system.weights(&self.p, x, y)
     }
 }
 
+impl Predict for Kriging {
+    fn predict_at(
+        &self,
+        npt: usize,
+        at: &(dyn Fn(usize) -> (f64, f64) + Sync),
+    ) -> Result<Prediction, GisError> {
+        // Wide blocks make the triangular solve a matrix-matrix product (faer's TRSM runs at its
+        // GEMM speed from a few hundred columns); keep a few blocks per thread for small inputs.
+        let len = (npt / (4 * rayon::current_num_threads()).max(1)).clamp(MIN_BLOCK, MAX_BLOCK);
+        in_blocks(npt, len, at, |pts, zc, vc| {
+            self.system.predict(&self.p, pts, zc, vc)
+        })
+    }
+}
+
+fn dot(a: ColRef<'_, f64>, b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(s, t)| s * t).sum()
+}
+
 /// `rᵀ M r` for a small square `M`.
-fn quad_form(m: MatRef<'_, f64>, r: &[f64]) -> f64 {
+fn quad_form(m: MatRef<'_, f64>, r: ColRef<'_, f64>) -> f64 {
     let mut acc = 0.0;
     for (i, ri) in r.iter().enumerate() {
         for (j, rj) in r.iter().enumerate() {

@@ -148,7 +148,7 @@ impl Variogram {
     }
 
     /// γ(h) for `model` with parameters `p` (used by the fit with trial parameters).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn eval(model: Model, p: &[f64; 3], h: f64) -> f64 {
         let [a, b, c] = *p;
         match model {
