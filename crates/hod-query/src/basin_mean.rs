@@ -2,17 +2,18 @@
 //! polygons, at every time step, read block by block in bounded memory.
 //!
 //! Weights are exact coverage fractions (× true cell areas with [`Weighting::Area`]) from
-//! `hod_gis::zonal`, computed once per (grid, polygon) and kept in an in-process cache shared by
-//! every call. At each step the mean runs over the covered cells holding a value; the weights are
+//! `hod_gis::zonal`, computed once per (grid, polygons, weighting) and kept in this process and
+//! on disk ([`crate::weights_cache`]), so other variables and later runs reuse them. At each
+//! step the mean runs over the covered cells holding a value; the weights are
 //! renormalised over those, so a NaN cell drops out instead of counting as zero.
 
 use crate::select::{Bbox, Role, is_longitude, resolve, role, time_values};
+use crate::weights_cache::{self, WeightsCache, WeightsFrom};
 use crate::{QueryError, Request, read};
 use geo_types::MultiPolygon;
-use hod_gis::zonal::{Precision, WeightCache, Weighting, grid_from_centers, weighted_mean};
+use hod_gis::zonal::{Precision, Weighting, grid_from_centers, weighted_mean};
 use hod_index::{DatasetMeta, read_shards, read_variable};
 use hod_store::Store;
-use std::sync::{Arc, OnceLock};
 
 /// One basin: a name for its column and its polygon(s), in the dataset's CRS.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,8 @@ pub struct BasinMeanRequest {
     pub precision: Precision,
     /// Values read at once (the bounding window of all basins × steps per block), in bytes.
     pub block_bytes: usize,
+    /// Where weights are kept between calls.
+    pub cache: WeightsCache,
 }
 
 /// What a basin-mean run covered.
@@ -52,12 +55,10 @@ pub struct BasinMeanSummary {
     pub window: (usize, usize),
     /// Per basin, the number of cells it covers and the sum of its weights.
     pub cells: Vec<(usize, f64)>,
-}
-
-/// The weight cache shared by every call in this process.
-pub fn weight_cache() -> &'static WeightCache {
-    static CACHE: OnceLock<WeightCache> = OnceLock::new();
-    CACHE.get_or_init(WeightCache::new)
+    /// Whether the weights were computed or came from a cache.
+    pub weights: WeightsFrom,
+    /// Cache files that could not be used (the means are right regardless).
+    pub warnings: Vec<String>,
 }
 
 /// Computes each basin's weighted mean at every time step of `req`, handing each step to `sink`
@@ -101,14 +102,12 @@ pub async fn basin_mean(
         Weighting::Area(_) if !geographic => Weighting::Area(hod_gis::zonal::AreaModel::Planar),
         w => w,
     };
-    let cache = weight_cache();
-    let weights: Vec<Arc<hod_gis::zonal::Weights>> = basins
-        .iter()
-        .map(|b| cache.get(&grid, &b.shape, weighting, req.precision))
-        .collect();
+    let shapes: Vec<_> = basins.iter().map(|b| &b.shape).collect();
+    let found = weights_cache::get(&req.cache, &grid, &shapes, weighting, req.precision);
+    let weights = &found.weights;
     // The window of grid cells any basin covers.
     let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
-    for w in &weights {
+    for w in weights.iter() {
         for &(i, _) in &w.cells {
             let (r, c) = (i / grid.cols, i % grid.cols);
             (r0, r1, c0, c1) = (r0.min(r), r1.max(r + 1), c0.min(c), c1.max(c + 1));
@@ -233,6 +232,8 @@ pub async fn basin_mean(
         steps,
         window,
         cells: weights.iter().map(|w| (w.cells.len(), w.total())).collect(),
+        weights: found.from,
+        warnings: found.warnings,
     })
 }
 
