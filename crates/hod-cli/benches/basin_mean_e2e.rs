@@ -102,19 +102,17 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
-fn main() {
-    let peers =
-        std::env::var_os("PEERS_PYTHON").map_or_else(|| "/tmp/peers-venv/bin/python".into(), PathBuf::from);
-    if !peers.exists() {
-        println!(
-            "SKIP: no peers venv at {} (bash ../shared/bench/setup-peers.sh)",
-            peers.display()
-        );
-        return;
-    }
-    println!("load average at start: {}", load_average());
-    let dir = tempfile::tempdir().unwrap();
-    let (store, cache) = (dir.path().join("store"), dir.path().join("cache"));
+/// One dataset, one basins file: ingests, times ours cold and warm and the peer, prints a row.
+struct Case<'a> {
+    label: &'a str,
+    files: Vec<PathBuf>,
+    var: &'a str,
+    basins: Vec<serde_json::Value>,
+}
+
+fn run_case(case: &Case, peers: &Path, work: &Path) {
+    let (store, cache) = (work.join("store"), work.join("cache"));
+    std::fs::create_dir_all(work).unwrap();
     let hod = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_hod"));
         c.arg("--store")
@@ -123,36 +121,17 @@ fn main() {
             .env("HOD_CACHE_DIR", &cache);
         c
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data().join("era5-daily-nc4"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "nc"))
-        .collect();
-    files.sort();
-    let (_, ingest_s) = timed(hod().args(["ingest", "era5"]).args(&files));
-    println!("hod ingest of {} files: {ingest_s:.3} s", files.len());
-
-    // Four real outlines placed apart inside -10..2 E, 50..58 N.
-    let basins = dir.path().join("basins.geojson");
-    let features: Vec<serde_json::Value> = [
-        ("salmon_river", (121.0, -1.0)),
-        ("matapedia", (60.0, 8.0)),
-        ("nldi_get_basin", (88.0, 9.0)),
-        ("test", (-127.0, 11.0)),
-    ]
-    .iter()
-    .map(|&(n, d)| moved(n, d))
-    .collect();
+    let (_, ingest_s) = timed(hod().args(["ingest", "ds"]).args(&case.files));
+    let basins = work.join("basins.geojson");
     std::fs::write(
         &basins,
-        serde_json::json!({"type": "FeatureCollection", "features": features}).to_string(),
+        serde_json::json!({"type": "FeatureCollection", "features": case.basins}).to_string(),
     )
     .unwrap();
-
-    let ours = dir.path().join("ours.csv");
+    let ours = work.join("ours.csv");
     let mean = || {
         let mut c = hod();
-        c.args(["--json", "basin-mean", "era5", "--var", "t2m", "--basins"])
+        c.args(["--json", "basin-mean", "ds", "--var", case.var, "--basins"])
             .arg(&basins)
             .arg("-o")
             .arg(&ours);
@@ -174,23 +153,23 @@ fn main() {
         assert_eq!(from, "cached");
         warm.push(s);
     }
+    let cache_bytes: u64 = std::fs::read_dir(cache.join("weights"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
     let (cold, warm) = (median(cold), median(warm));
     let (header, our_rows) = read_csv(&ours);
-    println!(
-        "ours: {} steps, window {}, basins {}",
-        summary["steps"], summary["window"], summary["basins"]
-    );
 
-    let prefix = dir.path().join("peer");
-    let mut peer = Command::new(&peers);
+    let prefix = work.join("peer");
+    let mut peer = Command::new(peers);
     peer.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/benches/peer_basin_mean_e2e.py"
     ))
-    .args(["t2m"])
+    .arg(case.var)
     .arg(&basins)
     .arg(&prefix)
-    .args(&files);
+    .args(&case.files);
     let (out, peer_wall) = timed(&mut peer);
     let peer_json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let t = &peer_json["timings"];
@@ -198,21 +177,29 @@ fn main() {
         t["exactextract_s"].as_f64().unwrap(),
         t["regionmask_frac_s"].as_f64().unwrap(),
     );
-    let diff = |m: &str| {
+    let peer_rows = |m: &str| {
         let (h, rows) = read_csv(&prefix.with_extension(format!("{m}.csv")));
         assert_eq!(h, header, "{m}: columns");
-        max_rel(&our_rows, &rows)
+        rows
     };
-    let (d_ee, d_rm) = (diff("exactextract"), diff("regionmask_frac"));
+    let (ee_rows, rm_rows) = (peer_rows("exactextract"), peer_rows("regionmask_frac"));
     let series_mean = |rows: &[Vec<f64>]| {
         let v: Vec<f64> = rows.iter().flatten().copied().filter(|v| !v.is_nan()).collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
+    println!("## {}", case.label);
     println!(
-        "peer process {peer_wall:.2} s (imports {:.2} s); series mean ours {:.9}, exactextract {:.9}",
+        "hod ingest of {} files {ingest_s:.3} s; {} steps, window {}, weights cache file {cache_bytes} bytes",
+        case.files.len(),
+        summary["steps"],
+        summary["window"]
+    );
+    println!("basins (cells, weight sum): {}", summary["basins"]);
+    println!(
+        "peer process {peer_wall:.2} s (imports {:.2} s, not counted); series mean ours {:.9}, exactextract {:.9}",
         t["import_s"].as_f64().unwrap(),
         series_mean(&our_rows),
-        series_mean(&read_csv(&prefix.with_extension("exactextract.csv")).1)
+        series_mean(&ee_rows)
     );
     println!("| run | ours | exactextract | regionmask frac | vs exactextract | vs regionmask |");
     println!("|---|---|---|---|---|---|");
@@ -227,6 +214,73 @@ fn main() {
             rm / s
         );
     }
-    println!("max relative difference of our means: to exactextract {d_ee:.1e}, to regionmask {d_rm:.1e}");
+    println!(
+        "max relative difference of our means: to exactextract {:.1e}, to regionmask {:.1e}\n",
+        max_rel(&our_rows, &ee_rows),
+        max_rel(&our_rows, &rm_rows)
+    );
+}
+
+fn main() {
+    let peers =
+        std::env::var_os("PEERS_PYTHON").map_or_else(|| "/tmp/peers-venv/bin/python".into(), PathBuf::from);
+    let maker =
+        std::env::var_os("HOD_PYTHON").map_or_else(|| "/tmp/hod-venv/bin/python".into(), PathBuf::from);
+    if !peers.exists() || !maker.exists() {
+        println!(
+            "SKIP: needs {} (bash ../shared/bench/setup-peers.sh) and {}",
+            peers.display(),
+            maker.display()
+        );
+        return;
+    }
+    println!("load average at start: {}", load_average());
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data().join("era5-daily-nc4"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nc"))
+        .collect();
+    files.sort();
+    // Four real outlines placed apart inside -10..2 E, 50..58 N.
+    let basins = [
+        ("salmon_river", (121.0, -1.0)),
+        ("matapedia", (60.0, 8.0)),
+        ("nldi_get_basin", (88.0, 9.0)),
+        ("test", (-127.0, 11.0)),
+    ];
+    run_case(
+        &Case {
+            label: "ERA5 t2m, 31 netCDF4 files, 744 h x 33 x 49 at 0.25 deg, 4 basins",
+            files,
+            var: "t2m",
+            basins: basins.iter().map(|&(n, d)| moved(n, d)).collect(),
+        },
+        &peers,
+        &dir.path().join("era5"),
+    );
+    // Where the weights are a larger share: a 0.002 deg grid (synthetic field, as the compute
+    // benchmark's) over the real salmon_river outline.
+    let fine = dir.path().join("fine.nc");
+    timed(
+        Command::new(&maker)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/interop/basin_mean_case.py"
+            ))
+            .arg("make")
+            .arg(&fine)
+            .args(["-124.06", "54.0", "-122.61", "55.06", "0.002", "--steps", "24"]),
+    );
+    run_case(
+        &Case {
+            label: "synthetic netCDF4, 24 steps x 534 x 729 at 0.002 deg, salmon_river",
+            files: vec![fine],
+            var: "v",
+            basins: vec![moved("salmon_river", (0.0, 0.0))],
+        },
+        &peers,
+        &dir.path().join("fine"),
+    );
     println!("load average at end: {}", load_average());
 }

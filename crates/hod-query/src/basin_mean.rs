@@ -187,25 +187,37 @@ pub async fn basin_mean(
         let map = match &mapped {
             Some(m) => m,
             None => {
-                let row_of = |y: f64| ((grid.y0 - y) / grid.dy - 0.5).round();
-                let col_of = |x: f64| ((x - grid.x0) / grid.dx - 0.5).round();
-                let mut grid_to_cube = std::collections::HashMap::new();
-                for (yi, &y) in cube.coords[yd].iter().enumerate() {
-                    for (xi, &x) in cube.coords[xd].iter().enumerate() {
-                        let (r, c) = (row_of(y), col_of(x));
-                        if r >= 0.0 && c >= 0.0 {
-                            let key = r as usize * grid.cols + c as usize;
-                            grid_to_cube.insert(key, yi * strides[yd] + xi * strides[xd]);
+                // Per grid row and column, its offset in the cube (an axis lookup each, not one
+                // entry per cell of the window).
+                let offsets = |coords: &[f64], n: usize, stride: usize, index: &dyn Fn(f64) -> f64| {
+                    let mut at = vec![None; n];
+                    for (k, &v) in coords.iter().enumerate() {
+                        let i = index(v);
+                        if i >= 0.0
+                            && let Some(slot) = at.get_mut(i as usize)
+                        {
+                            *slot = Some(k * stride);
                         }
                     }
-                }
+                    at
+                };
+                let row_at = offsets(&cube.coords[yd], grid.rows, strides[yd], &|y| {
+                    ((grid.y0 - y) / grid.dy - 0.5).round()
+                });
+                let col_at = offsets(&cube.coords[xd], grid.cols, strides[xd], &|x| {
+                    ((x - grid.x0) / grid.dx - 0.5).round()
+                });
+                let grid_to_cube = |i: usize| {
+                    let (r, c) = (i / grid.cols, i % grid.cols);
+                    Some(row_at.get(r).copied()?? + col_at.get(c).copied()??)
+                };
                 let mut out = Vec::with_capacity(weights.len());
                 for (w, b) in weights.iter().zip(basins) {
                     let cells = w
                         .cells
                         .iter()
                         .map(|&(i, wt)| {
-                            grid_to_cube.get(&i).map(|&o| (o, wt)).ok_or_else(|| {
+                            grid_to_cube(i).map(|o| (o, wt)).ok_or_else(|| {
                                 QueryError::Invalid(format!(
                                     "basin '{}': cell {} of the grid was not read",
                                     b.id, i
