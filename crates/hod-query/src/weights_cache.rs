@@ -26,6 +26,7 @@ use hod_gis::zonal::{AreaModel, Precision, WEIGHTS_REVISION, Weighting, Weights,
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 const MAGIC: &[u8; 8] = b"HODWGTS\x1a";
@@ -304,8 +305,10 @@ pub fn decode(bytes: &[u8], key: &Key, cells: usize, basins: usize) -> Result<Ve
     let mut sets = Vec::with_capacity(basins);
     for _ in 0..basins {
         let n = r.u64()?;
-        if n > n_cells {
-            return Err(format!("{n} covered cells on a grid of {n_cells}"));
+        if n > n_cells || n.saturating_mul(16) > (body.len() - r.at) as u64 {
+            return Err(format!(
+                "{n} covered cells on a grid of {n_cells}, or past the end"
+            ));
         }
         let mut w = Weights::default();
         w.cells.reserve(n as usize);
@@ -350,7 +353,10 @@ impl Reader<'_> {
 /// part of a file.
 fn write_atomic(dir: &Path, key: &Key, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", key.hex(), std::process::id()));
+    // Unique per process and call, so concurrent writers never share a temporary file.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.{}.{n}.tmp", key.hex(), std::process::id()));
     let written = std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, dir.join(format!("{}.bin", key.hex()))));
     if written.is_err() {
