@@ -5,6 +5,7 @@ use anyhow::Context;
 use hod_gis::zonal::{AreaModel, EXACTEXTRACT_RADIUS, Precision, Weighting};
 use hod_query::basin_mean::{Basin, BasinMeanRequest, basin_mean};
 use hod_query::parse_time;
+use hod_query::weights_cache::{WeightsCache, WeightsFrom};
 use hod_store::Store;
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,6 +47,10 @@ pub struct Args {
     /// allowed; at least one step is read at a time).
     #[arg(long, default_value_t = 64.0)]
     pub block_mib: f64,
+    /// Neither read nor write the weights cache (`$HOD_CACHE_DIR/weights`, else
+    /// `$XDG_CACHE_HOME/hod/weights` or `~/.cache/hod/weights`): compute the weights.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Output CSV: `time,<basin>,<basin>...`; empty cells where a basin has no valid value.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -91,6 +96,11 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             Precision::Exact
         },
         block_bytes: (a.block_mib.max(0.0) * 1_048_576.0) as usize,
+        cache: match hod_query::weights_cache::default_dir() {
+            _ if a.no_cache => WeightsCache::Off,
+            Some(dir) => WeightsCache::Disk(dir),
+            None => WeightsCache::Memory,
+        },
     };
     let file =
         std::fs::File::create(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
@@ -114,6 +124,13 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
     .await?;
     out.flush()
         .with_context(|| format!("cannot write {}", a.output.display()))?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
+    let weights = match summary.weights {
+        WeightsFrom::Computed => "computed",
+        WeightsFrom::Memory | WeightsFrom::Disk => "cached",
+    };
     if json {
         let cells: Vec<serde_json::Value> = basins
             .iter()
@@ -123,10 +140,11 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         crate::output::line(serde_json::json!({
             "output": a.output, "var": summary.var, "steps": summary.steps,
             "window": [summary.window.0, summary.window.1], "basins": cells,
+            "weights": weights,
         }));
     } else {
         crate::output::line(format!(
-            "wrote {} steps x {} basins of {} to {}",
+            "wrote {} steps x {} basins of {} to {} (weights {weights})",
             summary.steps,
             basins.len(),
             summary.var,

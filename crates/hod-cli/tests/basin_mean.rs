@@ -19,7 +19,10 @@ const SCRIPT: &str = concat!(
 );
 
 fn hod(store: &Path) -> Command {
-    cli::with_store(env!("CARGO_BIN_EXE_hod"), store)
+    let mut c = cli::with_store(env!("CARGO_BIN_EXE_hod"), store);
+    // Weights cached next to the test's store, not in the user's cache.
+    c.env("HOD_CACHE_DIR", store.with_extension("cache"));
+    c
 }
 
 /// The CSV's values: one row per step, one column per basin (NaN for empty cells).
@@ -237,4 +240,110 @@ print(json.dumps(means))
             );
         }
     }
+}
+
+/// A real basin outline moved by (dx, dy) degrees, as GeoJSON: `basins/` holds no basin inside
+/// the ERA5 UK grid, so its shapes are placed there.
+fn moved_basin(name: &str, dx: f64, dy: f64, out: &Path) {
+    fn shift(v: &mut serde_json::Value, d: (f64, f64)) {
+        let Some(a) = v.as_array_mut() else { return };
+        if let [x, y] = a.as_mut_slice()
+            && let (Some(xv), Some(yv)) = (x.as_f64(), y.as_f64())
+        {
+            (*x, *y) = ((xv + d.0).into(), (yv + d.1).into());
+            return;
+        }
+        a.iter_mut().for_each(|c| shift(c, d));
+    }
+    let text = std::fs::read_to_string(data().join(format!("basins/{name}.geojson"))).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let geometry = match json["type"].as_str() {
+        Some("FeatureCollection") => &mut json["features"][0]["geometry"],
+        Some("Feature") => &mut json["geometry"],
+        _ => &mut json,
+    };
+    shift(&mut geometry["coordinates"], (dx, dy));
+    let f = serde_json::json!({"type": "Feature", "properties": {"id": name}, "geometry": geometry});
+    std::fs::write(out, f.to_string()).unwrap();
+}
+
+/// Weights are saved on the first run and read on the next (another dataset on the same grid
+/// too); a damaged file is ignored and rewritten; `--no-cache` computes. The means are the same
+/// bits every time. Real ERA5 2 m temperature (netCDF4), no Python needed.
+#[test]
+fn weights_cache_is_reused_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let weights_dir = dir.path().join("store.cache/weights");
+    let days = data().join("era5-daily-nc4");
+    for ds in ["a", "b"] {
+        run(hod(&store)
+            .args(["ingest", ds])
+            .arg(days.join("era5_t2m_20190301.nc"))
+            .arg(days.join("era5_t2m_20190302.nc")));
+    }
+    let (salmon, matapedia) = (
+        dir.path().join("salmon.geojson"),
+        dir.path().join("matapedia.geojson"),
+    );
+    moved_basin("salmon_river", 121.0, -1.0, &salmon);
+    moved_basin("matapedia", 66.0, 5.0, &matapedia);
+    let csv = dir.path().join("out.csv");
+    let mean = |ds: &str, basins: &Path, extra: &[&str]| {
+        let out = hod(&store)
+            .args(["--json", "basin-mean", ds, "--var", "t2m", "--basins"])
+            .arg(basins)
+            .arg("-o")
+            .arg(&csv)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["steps"], 48);
+        (
+            json["weights"].as_str().unwrap().to_string(),
+            std::fs::read_to_string(&csv).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let files = || {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&weights_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let (from, first, _) = mean("a", &salmon, &[]);
+    assert_eq!(from, "computed");
+    assert_eq!(files().len(), 1);
+    assert_eq!(mean("a", &salmon, &[]).0, "cached");
+    // Another dataset on the same grid reuses them; the means are the same bits.
+    let (from, again, _) = mean("b", &salmon, &[]);
+    assert_eq!((from.as_str(), &again), ("cached", &first));
+    // --no-cache computes and writes nothing.
+    let (from, uncached, _) = mean("a", &salmon, &["--no-cache"]);
+    assert_eq!((from.as_str(), &uncached), ("computed", &first));
+    assert_eq!(files().len(), 1);
+    // A truncated file: a warning, the weights computed again (same means) and the file rewritten.
+    let file = files().remove(0);
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &whole[..whole.len() - 9]).unwrap();
+    let (from, repaired, stderr) = mean("a", &salmon, &[]);
+    assert_eq!((from.as_str(), &repaired), ("computed", &first));
+    assert!(stderr.contains("ignoring cached weights"), "{stderr}");
+    assert_eq!(std::fs::read(&file).unwrap(), whole);
+    // Garbage of the right length: the same.
+    std::fs::write(&file, vec![7u8; whole.len()]).unwrap();
+    assert_eq!(mean("a", &salmon, &[]).0, "computed");
+    assert_eq!(mean("a", &salmon, &[]).0, "cached");
+    // Another polygon, or other weights, is another key.
+    assert_eq!(mean("a", &matapedia, &[]).0, "computed");
+    assert_eq!(mean("a", &salmon, &["--weights", "coverage"]).0, "computed");
+    assert_eq!(files().len(), 3);
+    assert!(
+        files().iter().all(|f| f.extension().is_some_and(|e| e == "bin")),
+        "{:?}",
+        files()
+    );
 }

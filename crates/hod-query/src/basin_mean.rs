@@ -2,17 +2,18 @@
 //! polygons, at every time step, read block by block in bounded memory.
 //!
 //! Weights are exact coverage fractions (× true cell areas with [`Weighting::Area`]) from
-//! `hod_gis::zonal`, computed once per (grid, polygon) and kept in an in-process cache shared by
-//! every call. At each step the mean runs over the covered cells holding a value; the weights are
+//! `hod_gis::zonal`, computed once per (grid, polygons, weighting) and kept in this process and
+//! on disk ([`crate::weights_cache`]), so other variables and later runs reuse them. At each
+//! step the mean runs over the covered cells holding a value; the weights are
 //! renormalised over those, so a NaN cell drops out instead of counting as zero.
 
 use crate::select::{Bbox, Role, is_longitude, resolve, role, time_values};
+use crate::weights_cache::{self, WeightsCache, WeightsFrom};
 use crate::{QueryError, Request, read};
 use geo_types::MultiPolygon;
-use hod_gis::zonal::{Precision, WeightCache, Weighting, grid_from_centers, weighted_mean};
+use hod_gis::zonal::{Precision, Weighting, grid_from_centers, weighted_mean};
 use hod_index::{DatasetMeta, read_shards, read_variable};
 use hod_store::Store;
-use std::sync::{Arc, OnceLock};
 
 /// One basin: a name for its column and its polygon(s), in the dataset's CRS.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,8 @@ pub struct BasinMeanRequest {
     pub precision: Precision,
     /// Values read at once (the bounding window of all basins × steps per block), in bytes.
     pub block_bytes: usize,
+    /// Where weights are kept between calls.
+    pub cache: WeightsCache,
 }
 
 /// What a basin-mean run covered.
@@ -52,12 +55,10 @@ pub struct BasinMeanSummary {
     pub window: (usize, usize),
     /// Per basin, the number of cells it covers and the sum of its weights.
     pub cells: Vec<(usize, f64)>,
-}
-
-/// The weight cache shared by every call in this process.
-pub fn weight_cache() -> &'static WeightCache {
-    static CACHE: OnceLock<WeightCache> = OnceLock::new();
-    CACHE.get_or_init(WeightCache::new)
+    /// Whether the weights were computed or came from a cache.
+    pub weights: WeightsFrom,
+    /// Cache files that could not be used (the means are right regardless).
+    pub warnings: Vec<String>,
 }
 
 /// Computes each basin's weighted mean at every time step of `req`, handing each step to `sink`
@@ -101,14 +102,12 @@ pub async fn basin_mean(
         Weighting::Area(_) if !geographic => Weighting::Area(hod_gis::zonal::AreaModel::Planar),
         w => w,
     };
-    let cache = weight_cache();
-    let weights: Vec<Arc<hod_gis::zonal::Weights>> = basins
-        .iter()
-        .map(|b| cache.get(&grid, &b.shape, weighting, req.precision))
-        .collect();
+    let shapes: Vec<_> = basins.iter().map(|b| &b.shape).collect();
+    let found = weights_cache::get(&req.cache, &grid, &shapes, weighting, req.precision);
+    let weights = &found.weights;
     // The window of grid cells any basin covers.
     let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
-    for w in &weights {
+    for w in weights.iter() {
         for &(i, _) in &w.cells {
             let (r, c) = (i / grid.cols, i % grid.cols);
             (r0, r1, c0, c1) = (r0.min(r), r1.max(r + 1), c0.min(c), c1.max(c + 1));
@@ -188,25 +187,37 @@ pub async fn basin_mean(
         let map = match &mapped {
             Some(m) => m,
             None => {
-                let row_of = |y: f64| ((grid.y0 - y) / grid.dy - 0.5).round();
-                let col_of = |x: f64| ((x - grid.x0) / grid.dx - 0.5).round();
-                let mut grid_to_cube = std::collections::HashMap::new();
-                for (yi, &y) in cube.coords[yd].iter().enumerate() {
-                    for (xi, &x) in cube.coords[xd].iter().enumerate() {
-                        let (r, c) = (row_of(y), col_of(x));
-                        if r >= 0.0 && c >= 0.0 {
-                            let key = r as usize * grid.cols + c as usize;
-                            grid_to_cube.insert(key, yi * strides[yd] + xi * strides[xd]);
+                // Per grid row and column, its offset in the cube (an axis lookup each, not one
+                // entry per cell of the window).
+                let offsets = |coords: &[f64], n: usize, stride: usize, index: &dyn Fn(f64) -> f64| {
+                    let mut at = vec![None; n];
+                    for (k, &v) in coords.iter().enumerate() {
+                        let i = index(v);
+                        if i >= 0.0
+                            && let Some(slot) = at.get_mut(i as usize)
+                        {
+                            *slot = Some(k * stride);
                         }
                     }
-                }
+                    at
+                };
+                let row_at = offsets(&cube.coords[yd], grid.rows, strides[yd], &|y| {
+                    ((grid.y0 - y) / grid.dy - 0.5).round()
+                });
+                let col_at = offsets(&cube.coords[xd], grid.cols, strides[xd], &|x| {
+                    ((x - grid.x0) / grid.dx - 0.5).round()
+                });
+                let grid_to_cube = |i: usize| {
+                    let (r, c) = (i / grid.cols, i % grid.cols);
+                    Some(row_at.get(r).copied()?? + col_at.get(c).copied()??)
+                };
                 let mut out = Vec::with_capacity(weights.len());
                 for (w, b) in weights.iter().zip(basins) {
                     let cells = w
                         .cells
                         .iter()
                         .map(|&(i, wt)| {
-                            grid_to_cube.get(&i).map(|&o| (o, wt)).ok_or_else(|| {
+                            grid_to_cube(i).map(|o| (o, wt)).ok_or_else(|| {
                                 QueryError::Invalid(format!(
                                     "basin '{}': cell {} of the grid was not read",
                                     b.id, i
@@ -233,6 +244,8 @@ pub async fn basin_mean(
         steps,
         window,
         cells: weights.iter().map(|w| (w.cells.len(), w.total())).collect(),
+        weights: found.from,
+        warnings: found.warnings,
     })
 }
 

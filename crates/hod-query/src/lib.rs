@@ -20,6 +20,7 @@ mod read;
 pub mod select;
 pub mod sink;
 pub mod text;
+pub mod weights_cache;
 pub mod zarr;
 
 pub use error::QueryError;

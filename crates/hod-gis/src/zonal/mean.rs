@@ -3,9 +3,6 @@
 use super::{AreaModel, coverage, row_areas};
 use crate::{GisError, GridGeometry};
 use geo_types::MultiPolygon;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
 
 /// What a cell's weight is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +39,11 @@ impl Weights {
         self.cells.iter().map(|c| c.1).sum()
     }
 }
+
+/// Revision of what [`weights`] computes: bump it whenever a change gives different weights for
+/// the same input, so that weights saved by an older build (`hod_query::weights_cache`) are not
+/// reused.
+pub const WEIGHTS_REVISION: u32 = 1;
 
 /// Weights of the cells of `grid` covered by `shape`.
 pub fn weights(
@@ -141,73 +143,6 @@ pub fn grid_from_centers(
     ))
 }
 
-/// Weights computed once per (grid, polygon, weighting) and shared across variables and calls.
-#[derive(Debug, Default)]
-pub struct WeightCache {
-    map: Mutex<HashMap<u64, Arc<Weights>>>,
-}
-
-impl WeightCache {
-    /// An empty cache.
-    pub fn new() -> WeightCache {
-        WeightCache::default()
-    }
-
-    /// The weights of `shape` on `grid`, computed on first use.
-    pub fn get(
-        &self,
-        grid: &GridGeometry,
-        shape: &MultiPolygon<f64>,
-        weighting: Weighting,
-        precision: Precision,
-    ) -> Arc<Weights> {
-        let key = key(grid, shape, weighting, precision);
-        if let Some(w) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return w;
-        }
-        let w = Arc::new(weights(grid, shape, weighting, precision));
-        if let Ok(mut m) = self.map.lock() {
-            m.insert(key, w.clone());
-        }
-        w
-    }
-
-    /// Number of weight sets held.
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Hash of every number that determines the weights.
-fn key(grid: &GridGeometry, shape: &MultiPolygon<f64>, weighting: Weighting, precision: Precision) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (precision == Precision::Float32).hash(&mut h);
-    (grid.cols, grid.rows, grid.is_geographic()).hash(&mut h);
-    for v in [grid.x0, grid.y0, grid.dx, grid.dy] {
-        v.to_bits().hash(&mut h);
-    }
-    match weighting {
-        Weighting::Coverage => 0u8.hash(&mut h),
-        Weighting::Area(AreaModel::Planar) => 1u8.hash(&mut h),
-        Weighting::Area(AreaModel::Sphere { radius }) => (2u8, radius.to_bits()).hash(&mut h),
-        Weighting::Area(AreaModel::Wgs84) => 3u8.hash(&mut h),
-    }
-    for p in &shape.0 {
-        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-            ring.0.len().hash(&mut h);
-            for c in &ring.0 {
-                (c.x.to_bits(), c.y.to_bits()).hash(&mut h);
-            }
-        }
-    }
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -233,11 +168,8 @@ mod tests {
             ),
             vec![],
         )]);
-        let cache = WeightCache::new();
-        let w = cache.get(&g, &square, Weighting::Coverage, Precision::Exact);
+        let w = weights(&g, &square, Weighting::Coverage, Precision::Exact);
         assert_eq!(w.cells, vec![(0, 1.0), (1, 0.5), (3, 1.0), (4, 0.5)]);
-        let _ = cache.get(&g, &square, Weighting::Coverage, Precision::Exact);
-        assert_eq!(cache.len(), 1);
         let vals = [1.0, 4.0, 9.0, f64::NAN, 2.0, 9.0];
         assert_eq!(weighted_mean(&vals, &w), (1.0 + 2.0 + 1.0) / 2.0);
         assert!(weighted_mean(&[f64::NAN; 6], &w).is_nan());

@@ -13,4 +13,4 @@ mod mean;
 
 pub use area::{AreaModel, EXACTEXTRACT_RADIUS, row_areas};
 pub use coverage::{Coverage, coverage};
-pub use mean::{Precision, WeightCache, Weighting, Weights, grid_from_centers, weighted_mean, weights};
+pub use mean::{Precision, WEIGHTS_REVISION, Weighting, Weights, grid_from_centers, weighted_mean, weights};
