@@ -1,14 +1,15 @@
-//! Watershed delineation, ours vs pysheds (`../shared/bench/peer_watershed.py`), in one run on the
-//! same DEMs: `dem/dem.tif` (pysheds test DEM, 359 × 367) and synthetic fractal DEMs written as
+//! Watershed delineation, ours vs pysheds (`../shared/bench/peer_watershed.py`) and Whitebox
+//! Workflows (`benches/peer_whitebox.py`, the Rust successor of WhiteboxTools), in one run on the
+//! same DEMs: `dem/dem.tif` (pysheds test DEM, 359 × 367) and a synthetic fractal DEM written as
 //! GeoTIFF. Steps: read, fill, flats + D8, accumulation, snap, catchment. Each of our cases runs
 //! in a child process of its own, so its peak RSS (VmHWM) is its own, once before and once after
-//! the peer; times are the fastest run on each side (the box is shared).
+//! the peers; times are the fastest run on each side (the box is shared).
 //!
-//! `cargo bench -p hod-gis --bench watershed` (peer: `$HOD_PEERS_PYTHON`, default
-//! `/tmp/peers-venv/bin/python`, with pysheds; skipped when missing). `HOD_WS_LARGE` sets the side
-//! of the large DEM run by us alone (default 10000: 10⁸ cells), `HOD_WS_MEDIUM` the side of the
-//! synthetic DEM both run (default 2000). WhiteboxTools is not installed here (its Python
-//! package downloads the binary at first use), so it is not compared.
+//! `cargo bench -p hod-gis --bench watershed` (peers: `$HOD_PEERS_PYTHON`, default
+//! `/tmp/peers-venv/bin/python`, with pysheds and whitebox_workflows; each is reported "not
+//! installed" when missing). `HOD_WS_MEDIUM` sets the side of the synthetic DEM all run (default
+//! 5000: 2.5·10⁷ cells, about 4.5 GB for pysheds at ≈ 180 B per cell), `HOD_WS_LARGE` the side of
+//! the large DEM run by us alone (default 10000: 10⁸ cells; pysheds would need ≈ 18 GB).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use hod_gis::dem::{accumulation, catchment, fill, flowdir, snap, to_f32};
@@ -166,17 +167,15 @@ fn better(a: Value, b: Value) -> Value {
     if t(&b) < t(&a) { b } else { a }
 }
 
-fn pysheds(
+/// A peer script's JSON line, or `None` (with the reason on stderr) when it did not run.
+fn peer(
     python: &str,
+    script: &Path,
     dem: &Path,
     repeat: usize,
     pour: Option<(f64, f64)>,
     threshold: Option<f64>,
 ) -> Option<Value> {
-    let script = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/bench/peer_watershed.py"
-    ));
     let mut cmd = Command::new(python);
     cmd.arg(script).arg(dem).arg("--repeat").arg(repeat.to_string());
     if let Some((x, y)) = pour {
@@ -187,59 +186,68 @@ fn pysheds(
     }
     let out = cmd.output().ok()?;
     if !out.status.success() {
-        eprintln!("pysheds failed: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.lines().last()?).ok()
+    let v: Value = serde_json::from_str(line.lines().last()?).ok()?;
+    if let Some(e) = v.get("error") {
+        println!("{}: {e}", script.display());
+        return None;
+    }
+    Some(v)
 }
 
-fn report(name: &str, us: &Value, peer: Option<&Value>) {
+fn report(name: &str, us: &Value, peers: &[(&str, Option<Value>)]) {
     let t = |v: &Value, k: &str| v["timings"][k].as_f64().unwrap_or(f64::NAN);
     let ours_total = t(us, "total_s");
+    let ours_rss = us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
     println!("== {name}: {} cells", us["cells"]);
     println!(
-        "ours:    total {ours_total:.3} s  {}  peak RSS {:.0} MiB  acc max {}  catchment {} cells",
-        us["timings"],
-        us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
-        us["acc_max"],
-        us["catchment_cells"]
+        "ours:    total {ours_total:.3} s  {}  peak RSS {ours_rss:.0} MiB  acc max {}  catchment {} cells",
+        us["timings"], us["acc_max"], us["catchment_cells"]
     );
-    if let Some(p) = peer {
-        let med = |k: &str| p["timings"][k]["min"].as_f64().unwrap_or(f64::NAN);
-        let total = med("total_s");
+    for (who, p) in peers {
+        let Some(p) = p else {
+            println!("{who}: not run (not installed or failed)");
+            continue;
+        };
+        let min = |k: &str| p["timings"][k]["min"].as_f64().unwrap_or(0.0);
+        let total = min("total_s");
+        let rss = p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
         println!(
-            "pysheds: total {total:.3} s (fastest of {}; first run with JIT {:.3} s)  peak RSS {:.0} MiB  acc max {}  catchment {} cells",
+            "{who}: total {total:.3} s (fastest of {}; first run {:.3} s)  peak RSS {rss:.0} MiB  acc max {}  catchment {} cells  load {}",
             p["repeat"],
             p["first_run"]["total_s"].as_f64().unwrap_or(f64::NAN),
-            p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
             p["acc_max"],
-            p["catchment_cells"]
+            p["catchment_cells"],
+            p["loadavg_1m"]
         );
         println!(
-            "ratio:   pysheds/ours time {:.1}x, peak RSS {:.1}x",
+            "ratio:   {who}/ours time {:.1}x, peak RSS {:.1}x",
             total / ours_total,
-            p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN) / us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN)
+            rss / ours_rss
         );
-        for (a, b) in [
-            ("fill_s", "fill_depressions_s"),
-            ("flats_flowdir_s", "flowdir_d8_s"),
-            ("accumulation_s", "accumulation_s"),
+        // pysheds splits filling (fill_pits + fill_depressions) and flats (resolve_flats +
+        // flowdir); Whitebox fixes flats while filling and has no flats step.
+        for (a, theirs) in [
+            ("read_s", min("read_s")),
+            ("fill_s", min("fill_pits_s") + min("fill_depressions_s")),
+            ("flats_flowdir_s", min("resolve_flats_s") + min("flowdir_d8_s")),
+            ("accumulation_s", min("accumulation_s")),
+            ("snap_s", min("snap_s")),
+            ("catchment_s", min("catchment_s")),
         ] {
-            let peer_t = if a == "flats_flowdir_s" {
-                med(b) + med("resolve_flats_s")
-            } else {
-                med(b) + if a == "fill_s" { med("fill_pits_s") } else { 0.0 }
-            };
             println!(
-                "  {a:<16} ours {:.4} s  pysheds {:.4} s  ({:.1}x)",
+                "  {a:<16} ours {:.4} s  {who} {theirs:.4} s  ({:.1}x)",
                 t(us, a),
-                peer_t,
-                peer_t / t(us, a)
+                theirs / t(us, a)
             );
         }
-    } else {
-        println!("pysheds: not run");
     }
 }
 
@@ -264,6 +272,19 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     let python = std::env::var("HOD_PEERS_PYTHON").unwrap_or_else(|_| "/tmp/peers-venv/bin/python".into());
     let has_peer = Path::new(&python).exists();
+    let pysheds_py = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/bench/peer_watershed.py"
+    ));
+    let whitebox_py = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer_whitebox.py"));
+    let peers = |dem: &Path, repeat: usize, pour: Option<(f64, f64)>, thr: Option<f64>| {
+        let run = |script: &Path| {
+            has_peer
+                .then(|| peer(&python, script, dem, repeat, pour, thr))
+                .flatten()
+        };
+        vec![("pysheds", run(&pysheds_py)), ("whitebox", run(&whitebox_py))]
+    };
     let side = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     println!(
         "machine: {} cores, load {:?}",
@@ -279,25 +300,24 @@ fn main() {
     let dem = data.join("dem/dem.tif");
     let pour = Some((-97.294, 32.737));
     let us = ours(&dem.display().to_string(), 5, pour, Some(1000.0));
-    let peer = has_peer
-        .then(|| pysheds(&python, &dem, 3, pour, Some(1000.0)))
-        .flatten();
-    report("dem.tif (359 x 367)", &us, peer.as_ref());
+    let them = peers(&dem, 3, pour, Some(1000.0));
+    let us = better(us, ours(&dem.display().to_string(), 5, pour, Some(1000.0)));
+    report("dem.tif (359 x 367)", &us, &them);
 
     // A medium synthetic DEM both can run, through a GeoTIFF file.
     let dir = tempfile::tempdir().unwrap();
-    let m = side("HOD_WS_MEDIUM", 2000);
+    let m = side("HOD_WS_MEDIUM", 5000);
     let path = dir.path().join(format!("fractal_{m}.tif"));
     geotiff::write("fractal", &fractal(m), std::fs::File::create(&path).unwrap()).unwrap();
     let us = ours(&path.display().to_string(), 2, None, None);
-    let peer = has_peer.then(|| pysheds(&python, &path, 2, None, None)).flatten();
+    let them = peers(&path, 1, None, None);
     let us = better(us, ours(&path.display().to_string(), 2, None, None));
-    report(&format!("synthetic fractal {m} x {m}"), &us, peer.as_ref());
+    report(&format!("synthetic fractal {m} x {m}"), &us, &them);
 
     // The large one, ours only (generated in memory; read_s is the generation).
     let l = side("HOD_WS_LARGE", 10_000);
     if l > 0 {
         let us = ours(&format!("synthetic:{l}"), 1, None, None);
-        report(&format!("synthetic fractal {l} x {l} (ours only)"), &us, None);
+        report(&format!("synthetic fractal {l} x {l} (ours only)"), &us, &[]);
     }
 }
