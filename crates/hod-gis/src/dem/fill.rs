@@ -49,7 +49,7 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
     let mut closed = BitSet::new(g.len());
     let mut open: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
     let mut pit: VecDeque<u32> = VecDeque::new();
-    let mut trace: Vec<u32> = Vec::new();
+    let mut trace: VecDeque<u32> = VecDeque::new();
     let key = |v: f32, i: usize| Reverse(u64::from(sortable(v)) << 32 | i as u64);
     for r in 0..rows {
         for c in 0..cols {
@@ -88,10 +88,10 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
                     z[n] = zc;
                     pit.push_back(n as u32);
                 } else {
-                    trace.push(n as u32);
+                    trace.push_back(n as u32);
                 }
             });
-        } else if let Some(i) = trace.pop() {
+        } else if let Some(i) = trace.pop_front() {
             // `i` keeps its elevation. Its higher neighbours do too: take them now. A lower one
             // must wait for its level, so `i` joins the boundary in the heap.
             let i = i as usize;
@@ -103,7 +103,7 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
                 }
                 if z[n] > zc {
                     closed.set(n);
-                    trace.push(n as u32);
+                    trace.push_back(n as u32);
                 } else {
                     lower = true;
                 }
@@ -126,7 +126,7 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
                     z[n] = zc;
                     pit.push_back(n as u32);
                 } else {
-                    trace.push(n as u32);
+                    trace.push_back(n as u32);
                 }
             });
         } else {
