@@ -4,28 +4,25 @@
 //!
 //! A flat is a connected area of equal elevation of cells without a lower neighbour, with the
 //! drained cells beside it through which it drains (its low edges). Two
-//! breadth-first searches give each flat cell a mask value: one grows from the flat's edges
+//! breadth-first searches give each such cell a mask value: one grows from the flat's edges
 //! next to higher terrain ("away from higher"), one from the cells through which the flat drains
 //! ("towards lower"); the mask is `2 × towards + (height − away)`, so water moves towards the
 //! outlets first and away from higher ground second, and every flat cell has a neighbour in its
 //! flat with a strictly smaller mask. Each flat cell then drains to its lowest-mask neighbour.
 //! Cells in flats that cannot drain (pits of an unfilled DEM) become outlets.
 //!
-//! Flats are labelled first (the paper's label grid, here each flat's cells listed together);
-//! they are independent, so the two searches run flat by flat in parallel, each on arrays of its
-//! own cells. Memory while it runs, only when there are flats: a `u32` per cell (position of a
-//! flat cell in its flat), then per flat cell 4 bytes (the list), 1 byte (its direction) and, per
-//! flat being processed, 12 bytes (two search distances and a queue).
+//! Adjacent flat cells of equal elevation always belong to the same flat, so flats need no labels
+//! (the paper's label grid); the per-flat height the paper adds only shifts a flat's masks by a
+//! constant, so one global constant replaces it. Flat cells are never on the grid edge nor next
+//! to nodata (those are outlets), so their neighbours are at fixed index offsets with no checks.
+//! The searches run over all flats at once, in one thread: labelling the flats to process them in
+//! parallel (tried) costs more passes than two cores win back. Memory while it runs, only when
+//! there are flats: a `u32` mask per cell, one bit per cell, plus the BFS queues (4 bytes per
+//! queued cell).
 
 use super::flowdir::FLAT;
-use super::{DC, DR, FlowDir, NO_DATA, OUTLET};
+use super::{BitSet, DC, DR, FlowDir, NO_DATA, OUTLET};
 use crate::Raster;
-use rayon::prelude::*;
-
-/// A flat cell already listed in its flat.
-const LISTED: u8 = 10;
-/// Flats are handed to threads in groups of about this many cells.
-const GROUP_CELLS: usize = 1 << 16;
 
 /// Gives every [`FLAT`] cell of `dirs` a direction across its flat of `dem`, or [`OUTLET`] when
 /// the flat has no way out.
@@ -36,176 +33,114 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
     if !d.contains(&FLAT) {
         return;
     }
-    // Flat cells are never on the grid edge nor next to nodata (those are outlets, see
-    // `flowdir::d8`), so all eight neighbours are valid cells at fixed index offsets.
+    let n = d.len();
+    // Flat cells are interior with valid neighbours (see `flowdir::d8`): fixed offsets.
     let off: [isize; 8] = std::array::from_fn(|k| DR[k] * cols as isize + DC[k]);
-    // Label: the cells of each flat, listed together (`cells[starts[f]..starts[f + 1]]`), and
-    // each flat cell's position in its flat.
-    let mut pos = vec![0u32; d.len()];
-    let mut cells: Vec<u32> = Vec::new();
-    let mut starts: Vec<u32> = vec![0];
-    for i in 0..d.len() {
+    let nb = move |i: usize, k: usize| i.wrapping_add_signed(off[k]);
+    // Edges, found from the flat cells: flat cells beside higher ground ("high", away level 1)
+    // and flat cells beside a drained cell of the same elevation (towards level 1).
+    let mut mask = vec![0u32; n];
+    let mut done = BitSet::new(n);
+    let mut high = Vec::new();
+    let mut low = Vec::new();
+    for i in 0..n {
         if d[i] != FLAT {
             continue;
         }
-        let first = cells.len();
-        let ze = z[i];
-        d[i] = LISTED;
-        cells.push(i as u32);
-        let mut k = first;
-        while let Some(&c) = cells.get(k) {
-            for o in off {
-                let n = (c as usize).wrapping_add_signed(o);
-                if d[n] == FLAT && z[n] == ze {
-                    d[n] = LISTED;
-                    pos[n] = (cells.len() - first) as u32;
-                    cells.push(n as u32);
-                }
-            }
-            k += 1;
+        let (mut higher, mut drains) = (false, false);
+        for k in 0..8 {
+            let m = nb(i, k);
+            higher |= z[m] > z[i];
+            drains |= d[m] != FLAT && d[m] != NO_DATA && z[m] == z[i];
         }
-        starts.push(cells.len() as u32);
-    }
-    // Groups of whole flats, each with its slice of the output.
-    let mut out = vec![OUTLET; cells.len()];
-    let mut jobs = Vec::new();
-    {
-        let mut rest: &mut [u8] = &mut out;
-        let mut f = 0;
-        while f + 1 < starts.len() {
-            let mut g = f + 1;
-            while g + 1 < starts.len() && ((starts[g] - starts[f]) as usize) < GROUP_CELLS {
-                g += 1;
-            }
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut((starts[g] - starts[f]) as usize);
-            rest = tail;
-            jobs.push((&starts[f..=g], mine));
-            f = g;
+        if higher {
+            mask[i] = 1;
+            high.push(i as u32);
+        }
+        if drains {
+            low.push(i as u32);
         }
     }
-    let (d_ro, pos, cells) = (&*d, &pos, &cells);
-    jobs.into_par_iter().for_each(|(bounds, out)| {
-        let mut scratch = Scratch::default();
-        let base = bounds[0] as usize;
-        for w in bounds.windows(2) {
-            let (a, b) = (w[0] as usize, w[1] as usize);
-            drain(
-                &cells[a..b],
-                z,
-                d_ro,
-                pos,
-                &off,
-                &mut scratch,
-                &mut out[a - base..b - base],
-            );
-        }
-    });
-    for (&c, &o) in cells.iter().zip(&out) {
-        d[c as usize] = o;
-    }
-}
-
-/// Per-thread buffers, reused from flat to flat.
-#[derive(Default)]
-struct Scratch {
-    away: Vec<u32>,
-    towards: Vec<u32>,
-    level: Vec<u32>,
-    next: Vec<u32>,
-}
-
-/// Directions of the cells of one flat (`flat`, global indices; `pos` maps them back).
-fn drain(flat: &[u32], z: &[f32], d: &[u8], pos: &[u32], off: &[isize; 8], s: &mut Scratch, out: &mut [u8]) {
-    let ze = z[flat[0] as usize];
-    let nb = |c: u32, k: usize| (c as usize).wrapping_add_signed(off[k]);
-    // In this flat: listed and of its elevation (adjacent flat cells of equal elevation are
-    // always in the same flat).
-    let inside = |n: usize| d[n] == LISTED && z[n] == ze;
-    let m = flat.len();
-    s.away.clear();
-    s.away.resize(m, 0);
-    s.towards.clear();
-    s.towards.resize(m, 0);
-    // Away from higher: BFS levels from the cells beside higher ground (level 1).
-    s.level.clear();
-    for (p, &c) in flat.iter().enumerate() {
-        if (0..8).any(|k| z[nb(c, k)] > ze) {
-            s.away[p] = 1;
-            s.level.push(p as u32);
-        }
-    }
-    let mut depth = 1u32;
-    while !s.level.is_empty() {
-        depth += 1;
-        s.next.clear();
-        for &p in &s.level {
+    // Away from higher: BFS levels over flat cells of the same elevation (adjacent flat cells of
+    // equal elevation are in the same flat, so no labels are needed). Cells are marked when
+    // queued, so each is queued once.
+    let mut level = high;
+    let mut next = Vec::new();
+    let mut loops = 1u32;
+    while !level.is_empty() {
+        for &c in &level {
+            let c = c as usize;
             for k in 0..8 {
-                let n = nb(flat[p as usize], k);
-                if inside(n) {
-                    let q = pos[n] as usize;
-                    if s.away[q] == 0 {
-                        s.away[q] = depth;
-                        s.next.push(q as u32);
-                    }
+                let m = nb(c, k);
+                if d[m] == FLAT && mask[m] == 0 && z[m] == z[c] {
+                    mask[m] = loops + 1;
+                    next.push(m as u32);
                 }
             }
         }
-        std::mem::swap(&mut s.level, &mut s.next);
+        std::mem::swap(&mut level, &mut next);
+        next.clear();
+        loops += 1;
     }
-    // Towards lower: BFS levels from the cells beside a drained cell of the same elevation.
-    s.level.clear();
-    for (p, &c) in flat.iter().enumerate() {
-        if (0..8).any(|k| {
-            let n = nb(c, k);
-            d[n] != LISTED && d[n] != NO_DATA && z[n] == ze
-        }) {
-            s.towards[p] = 1;
-            s.level.push(p as u32);
+    // Barnes et al. subtract each away value from its flat's height to keep the mask positive;
+    // within a flat any common constant orders cells the same, so the highest height will do.
+    let height = loops;
+    // Towards lower: BFS levels from the flat cells beside drained cells (the drained cells, the
+    // paper's level 0, get mask 2 implicitly below), combined with the away values in `mask`;
+    // `done` marks queued cells.
+    let combine = |away: u32, towards: u32| {
+        if away > 0 {
+            towards.saturating_add(height - away)
+        } else {
+            towards
         }
-    }
-    let mut depth = 1u32;
-    while !s.level.is_empty() {
-        depth += 1;
-        s.next.clear();
-        for &p in &s.level {
-            for k in 0..8 {
-                let n = nb(flat[p as usize], k);
-                if inside(n) {
-                    let q = pos[n] as usize;
-                    if s.towards[q] == 0 {
-                        s.towards[q] = depth;
-                        s.next.push(q as u32);
-                    }
-                }
-            }
-        }
-        std::mem::swap(&mut s.level, &mut s.next);
-    }
-    // Mask: either every cell of the flat has an away value or none has (the search reaches the
-    // whole flat), so `height − away` with this flat's height orders the cells as Barnes et al.'s
-    // global one does. Drained cells (the low edges) rank below every flat cell (mask 0).
-    let height = s.away.iter().copied().max().unwrap_or(0) + 1;
-    let mask = |q: usize| {
-        let a = s.away[q];
-        2 * s.towards[q] + if a > 0 { height - a } else { 0 }
     };
-    for (p, &c) in flat.iter().enumerate() {
-        if s.towards[p] == 0 {
-            // The flat has no way out.
+    for &c in &low {
+        done.set(c as usize);
+        mask[c as usize] = combine(mask[c as usize], 4);
+    }
+    level = low;
+    loops = 2;
+    while !level.is_empty() {
+        let towards = (loops + 1).saturating_mul(2);
+        for &c in &level {
+            let c = c as usize;
+            for k in 0..8 {
+                let m = nb(c, k);
+                if d[m] == FLAT && !done.get(m) && z[m] == z[c] {
+                    done.set(m);
+                    mask[m] = combine(mask[m], towards);
+                    next.push(m as u32);
+                }
+            }
+        }
+        std::mem::swap(&mut level, &mut next);
+        next.clear();
+        loops += 1;
+    }
+    // Each flat cell drains to its lowest-mask neighbour in the flat, a drained cell of the same
+    // elevation first (mask 2, below every flat cell's); flats the second search never reached
+    // have no way out. Directions are written in place, so flat membership is `done` from here.
+    for i in 0..n {
+        if d[i] != FLAT {
             continue;
         }
-        let mut best = (mask(p), OUTLET);
-        for k in 0..8 {
-            let n = nb(c, k);
-            if z[n] != ze || d[n] == NO_DATA {
-                continue;
-            }
-            let mk = if d[n] == LISTED { mask(pos[n] as usize) } else { 0 };
-            if mk < best.0 {
-                best = (mk, k as u8);
+        let mut best = (mask[i], OUTLET);
+        if done.get(i) {
+            for k in 0..8 {
+                let m = nb(i, k);
+                if z[m] != z[i] {
+                    continue;
+                }
+                // A neighbour of the same elevation is in this flat, so reached (`done`), or a
+                // drained cell (flat cells have no nodata neighbours).
+                let mk = if done.get(m) { mask[m] } else { 2 };
+                if mk < best.0 {
+                    best = (mk, k as u8);
+                }
             }
         }
-        out[p] = best.1;
+        d[i] = best.1;
     }
 }
 

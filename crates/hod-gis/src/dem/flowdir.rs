@@ -146,8 +146,10 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
     const GROUP: [usize; 8] = [0, 1, 2, 1, 0, 1, 2, 1];
     let z = &dem.data;
     let mut dirs = vec![NO_DATA; g.len()];
-    // Rows are independent: compute them in parallel.
-    dirs.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, out)| {
+    // Rows are independent: compute bands of rows (about 2¹⁶ cells each, so that small grids are
+    // not cut into tasks shorter than their scheduling) in parallel.
+    let band = (1usize << 16).div_ceil(cols.max(1));
+    let cells = |r: usize, out: &mut [u8]| {
         for (c, o) in out.iter_mut().enumerate() {
             let i = r * cols + c;
             let zc = z[i];
@@ -192,7 +194,15 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
             }
             *o = if best == FLAT && by_nodata { OUTLET } else { best };
         }
-    });
+    };
+    dirs.par_chunks_mut(cols.max(1) * band)
+        .enumerate()
+        .for_each(|(b, rows_out)| {
+            for (rr, out) in rows_out.chunks_mut(cols.max(1)).enumerate() {
+                let r = b * band + rr;
+                cells(r, out);
+            }
+        });
     let mut dirs = Raster {
         geom: g.clone(),
         data: dirs,
