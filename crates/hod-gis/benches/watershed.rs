@@ -11,7 +11,8 @@
 //! 5000: 2.5·10⁷ cells, about 4.5 GB for pysheds at ≈ 180 B per cell), `HOD_WS_LARGE` the side of
 //! the large DEM run by us alone (default 10000: 10⁸ cells, 0 skips it). For pysheds at 10⁸ cells
 //! on the GeoTIFF: `HOD_WS_DEMTIF=0 HOD_WS_MEDIUM=10000 HOD_WS_LARGE=0 HOD_WS_PEERS=pysheds
-//! HOD_WS_PEER_REPEAT=0 HOD_WS_PEER_AS=16G` (pysheds took ≈ 94 B per cell at 2.5·10⁷ cells).
+//! HOD_WS_PEER_REPEAT=0 HOD_WS_PEER_RSS_MIB=14336` (pysheds took ≈ 94 B per cell at 2.5·10⁷
+//! cells; the cap kills it rather than let it take the shared box's memory).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use hod_gis::dem::{accumulation, catchment, fill, flowdir, snap, to_f32};
@@ -178,16 +179,7 @@ fn peer(
     pour: Option<(f64, f64)>,
     threshold: Option<f64>,
 ) -> Option<Value> {
-    // `HOD_WS_PEER_AS` (bytes, e.g. 16G) caps a peer's address space (prlimit --as), so that a
-    // peer on a large DEM fails with MemoryError rather than run the shared box out of memory.
-    let mut cmd = match std::env::var("HOD_WS_PEER_AS") {
-        Ok(limit) => {
-            let mut c = Command::new("prlimit");
-            c.arg(format!("--as={limit}")).arg(python);
-            c
-        }
-        Err(_) => Command::new(python),
-    };
+    let mut cmd = Command::new(python);
     cmd.arg(script).arg(dem).arg("--repeat").arg(repeat.to_string());
     if let Some((x, y)) = pour {
         cmd.arg("--pour-point").arg(x.to_string()).arg(y.to_string());
@@ -195,7 +187,38 @@ fn peer(
     if let Some(t) = threshold {
         cmd.arg("--acc-threshold").arg(t.to_string());
     }
-    let out = cmd.output().ok()?;
+    // `HOD_WS_PEER_RSS_MIB` caps a peer's resident memory: it is killed when it passes the cap,
+    // so that a peer on a large DEM cannot run the shared box out of memory. (An address-space
+    // cap, `prlimit --as`, kills numba at start-up: it reserves far more than it uses.)
+    let cap: Option<u64> = std::env::var("HOD_WS_PEER_RSS_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    if let Some(cap) = cap {
+        let status = format!("/proc/{}/status", child.id());
+        while child.try_wait().ok()?.is_none() {
+            let rss_kib = std::fs::read_to_string(&status)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if rss_kib > cap * 1024 {
+                eprintln!(
+                    "{}: killed at {} MiB (cap {cap} MiB)",
+                    script.display(),
+                    rss_kib / 1024
+                );
+                child.kill().ok()?;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let out = child.wait_with_output().ok()?;
     if !out.status.success() {
         eprintln!(
             "{} failed: {}",
