@@ -18,7 +18,8 @@ pub struct WatershedArgs {
     #[arg(long = "outlet", required = true, allow_hyphen_values = true)]
     pub outlets: Vec<String>,
     /// Move each outlet within this many cells: to the best upstream-area match when AREA_KM2 is
-    /// given, else to the highest accumulation.
+    /// given, else to the highest accumulation. An outlet with AREA_KM2 and neither option is
+    /// searched within 10 cells.
     #[arg(long, conflicts_with = "snap_threshold")]
     pub snap_radius: Option<f64>,
     /// Move each outlet to the nearest cell with accumulation above this many cells (pysheds
@@ -80,6 +81,11 @@ pub fn run(args: WatershedArgs, as_json: bool) -> anyhow::Result<()> {
     let mut snapped = Vec::with_capacity(outlets.len());
     for (k, o) in outlets.iter().enumerate() {
         let area = up_km2.as_ref().zip(o.area).map(|(u, a)| (u.data.as_slice(), a));
+        // A gauge area alone is reason enough to move the outlet: search the default radius.
+        let how = match how {
+            snap::Snap::None if area.is_some() => snap::Snap::Radius(snap::DEFAULT_AREA_RADIUS),
+            h => h,
+        };
         let s = snap::snap(&g, &acc.data, area, o.x, o.y, how)
             .with_context(|| format!("outlet {} ({}, {})", k + 1, o.x, o.y))?;
         snapped.push(s);

@@ -112,4 +112,35 @@ fn full_pipeline_on_dem_tif_with_nested_outlets() {
         v[0]["snapped"],
         serde_json::json!([-97.29374999999611, 32.73708333333203])
     );
+    // The area alone relocates the outlet (default radius of 10 cells): same cell, and the
+    // moved distance and area error are reported.
+    let moved = hod(&[
+        "watershed",
+        "--dem",
+        &data("dem/dem.tif"),
+        "--outlet",
+        &format!("-97.296,32.739,{area}"),
+        "-o",
+        &out,
+        "--json",
+    ]);
+    assert_eq!(moved[0]["snapped"], v[0]["snapped"], "{}", moved[0]);
+    assert!(moved[0]["moved_cells"].as_f64().unwrap() > 0.0, "{}", moved[0]);
+    assert!(
+        moved[0]["area_error"].as_f64().unwrap().abs() < 1e-9,
+        "{}",
+        moved[0]
+    );
+    // Without an area the point stays in its cell.
+    let kept = hod(&[
+        "watershed",
+        "--dem",
+        &data("dem/dem.tif"),
+        "--outlet",
+        "-97.296,32.739",
+        "-o",
+        &out,
+        "--json",
+    ]);
+    assert_eq!(kept[0]["moved_cells"], 0.0, "{}", kept[0]);
 }

@@ -1,14 +1,18 @@
-//! Watershed delineation, ours vs pysheds (`../shared/bench/peer_watershed.py`), in one run on the
-//! same DEMs: `dem/dem.tif` (pysheds test DEM, 359 × 367) and synthetic fractal DEMs written as
+//! Watershed delineation, ours vs pysheds (`../shared/bench/peer_watershed.py`) and Whitebox
+//! Workflows (`benches/peer_whitebox.py`, the Rust successor of WhiteboxTools), in one run on the
+//! same DEMs: `dem/dem.tif` (pysheds test DEM, 359 × 367) and a synthetic fractal DEM written as
 //! GeoTIFF. Steps: read, fill, flats + D8, accumulation, snap, catchment. Each of our cases runs
 //! in a child process of its own, so its peak RSS (VmHWM) is its own, once before and once after
-//! the peer; times are the fastest run on each side (the box is shared).
+//! the peers; times are the fastest run on each side (the box is shared).
 //!
-//! `cargo bench -p hod-gis --bench watershed` (peer: `$HOD_PEERS_PYTHON`, default
-//! `/tmp/peers-venv/bin/python`, with pysheds; skipped when missing). `HOD_WS_LARGE` sets the side
-//! of the large DEM run by us alone (default 10000: 10⁸ cells), `HOD_WS_MEDIUM` the side of the
-//! synthetic DEM both run (default 2000). WhiteboxTools is not installed here (its Python
-//! package downloads the binary at first use), so it is not compared.
+//! `cargo bench -p hod-gis --bench watershed` (peers: `$HOD_PEERS_PYTHON`, default
+//! `/tmp/peers-venv/bin/python`, with pysheds and whitebox_workflows; each is reported "not
+//! installed" when missing). `HOD_WS_MEDIUM` sets the side of the synthetic DEM all run (default
+//! 5000: 2.5·10⁷ cells, about 4.5 GB for pysheds at ≈ 180 B per cell), `HOD_WS_LARGE` the side of
+//! the large DEM run by us alone (default 10000: 10⁸ cells, 0 skips it). For pysheds at 10⁸ cells
+//! on the GeoTIFF: `HOD_WS_DEMTIF=0 HOD_WS_MEDIUM=10000 HOD_WS_LARGE=0 HOD_WS_PEERS=pysheds
+//! HOD_WS_PEER_REPEAT=0 HOD_WS_PEER_RSS_MIB=14336` (pysheds took ≈ 94 B per cell at 2.5·10⁷
+//! cells; the cap kills it rather than let it take the shared box's memory).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use hod_gis::dem::{accumulation, catchment, fill, flowdir, snap, to_f32};
@@ -167,17 +171,15 @@ fn better(a: Value, b: Value) -> Value {
     if t(&b) < t(&a) { b } else { a }
 }
 
-fn pysheds(
+/// A peer script's JSON line, or `None` (with the reason on stderr) when it did not run.
+fn peer(
     python: &str,
+    script: &Path,
     dem: &Path,
     repeat: usize,
     pour: Option<(f64, f64)>,
     threshold: Option<f64>,
 ) -> Option<Value> {
-    let script = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/bench/peer_watershed.py"
-    ));
     let mut cmd = Command::new(python);
     cmd.arg(script).arg(dem).arg("--repeat").arg(repeat.to_string());
     if let Some((x, y)) = pour {
@@ -186,61 +188,107 @@ fn pysheds(
     if let Some(t) = threshold {
         cmd.arg("--acc-threshold").arg(t.to_string());
     }
-    let out = cmd.output().ok()?;
+    // `HOD_WS_PEER_RSS_MIB` caps a peer's resident memory: it is killed when it passes the cap,
+    // so that a peer on a large DEM cannot run the shared box out of memory. (An address-space
+    // cap, `prlimit --as`, kills numba at start-up: it reserves far more than it uses.)
+    let cap: Option<u64> = std::env::var("HOD_WS_PEER_RSS_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    if let Some(cap) = cap {
+        let status = format!("/proc/{}/status", child.id());
+        while child.try_wait().ok()?.is_none() {
+            let rss_kib = std::fs::read_to_string(&status)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if rss_kib > cap * 1024 {
+                eprintln!(
+                    "{}: killed at {} MiB (cap {cap} MiB)",
+                    script.display(),
+                    rss_kib / 1024
+                );
+                child.kill().ok()?;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let out = child.wait_with_output().ok()?;
     if !out.status.success() {
-        eprintln!("pysheds failed: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.lines().last()?).ok()
+    let v: Value = serde_json::from_str(line.lines().last()?).ok()?;
+    if let Some(e) = v.get("error") {
+        println!("{}: {e}", script.display());
+        return None;
+    }
+    Some(v)
 }
 
-fn report(name: &str, us: &Value, peer: Option<&Value>) {
+fn report(name: &str, us: &Value, peers: &[(&str, Option<Value>)]) {
     let t = |v: &Value, k: &str| v["timings"][k].as_f64().unwrap_or(f64::NAN);
     let ours_total = t(us, "total_s");
+    let ours_rss = us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
     println!("== {name}: {} cells", us["cells"]);
     println!(
-        "ours:    total {ours_total:.3} s  {}  peak RSS {:.0} MiB  acc max {}  catchment {} cells",
-        us["timings"],
-        us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
-        us["acc_max"],
-        us["catchment_cells"]
+        "ours:    total {ours_total:.3} s  {}  peak RSS {ours_rss:.0} MiB  acc max {}  catchment {} cells",
+        us["timings"], us["acc_max"], us["catchment_cells"]
     );
-    if let Some(p) = peer {
-        let med = |k: &str| p["timings"][k]["min"].as_f64().unwrap_or(f64::NAN);
-        let total = med("total_s");
+    for (who, p) in peers {
+        let Some(p) = p else {
+            println!("{who}: not run (not installed or failed)");
+            continue;
+        };
+        // Fastest of the later runs, or the first run when there was only one.
+        let min = |k: &str| {
+            p["timings"][k]["min"]
+                .as_f64()
+                .or_else(|| p["first_run"][k].as_f64())
+                .unwrap_or(0.0)
+        };
+        let total = min("total_s");
+        let rss = p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
         println!(
-            "pysheds: total {total:.3} s (fastest of {}; first run with JIT {:.3} s)  peak RSS {:.0} MiB  acc max {}  catchment {} cells",
+            "{who}: total {total:.3} s (fastest of {}; first run {:.3} s)  peak RSS {rss:.0} MiB  acc max {}  catchment {} cells  load {}",
             p["repeat"],
             p["first_run"]["total_s"].as_f64().unwrap_or(f64::NAN),
-            p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
             p["acc_max"],
-            p["catchment_cells"]
+            p["catchment_cells"],
+            p["loadavg_1m"]
         );
         println!(
-            "ratio:   pysheds/ours time {:.1}x, peak RSS {:.1}x",
+            "ratio:   {who}/ours time {:.1}x, peak RSS {:.1}x",
             total / ours_total,
-            p["peak_rss_mb"].as_f64().unwrap_or(f64::NAN) / us["peak_rss_mb"].as_f64().unwrap_or(f64::NAN)
+            rss / ours_rss
         );
-        for (a, b) in [
-            ("fill_s", "fill_depressions_s"),
-            ("flats_flowdir_s", "flowdir_d8_s"),
-            ("accumulation_s", "accumulation_s"),
+        // pysheds splits filling (fill_pits + fill_depressions) and flats (resolve_flats +
+        // flowdir); Whitebox fixes flats while filling and has no flats step.
+        for (a, theirs) in [
+            ("read_s", min("read_s")),
+            ("fill_s", min("fill_pits_s") + min("fill_depressions_s")),
+            ("flats_flowdir_s", min("resolve_flats_s") + min("flowdir_d8_s")),
+            ("accumulation_s", min("accumulation_s")),
+            ("snap_s", min("snap_s")),
+            ("catchment_s", min("catchment_s")),
         ] {
-            let peer_t = if a == "flats_flowdir_s" {
-                med(b) + med("resolve_flats_s")
-            } else {
-                med(b) + if a == "fill_s" { med("fill_pits_s") } else { 0.0 }
-            };
             println!(
-                "  {a:<16} ours {:.4} s  pysheds {:.4} s  ({:.1}x)",
+                "  {a:<16} ours {:.4} s  {who} {theirs:.4} s  ({:.1}x)",
                 t(us, a),
-                peer_t,
-                peer_t / t(us, a)
+                theirs / t(us, a)
             );
         }
-    } else {
-        println!("pysheds: not run");
     }
 }
 
@@ -263,6 +311,24 @@ fn main() {
     let data = hod_testkit::data::root();
     let python = python::peers("HOD_PEERS_PYTHON").display().to_string();
     let has_peer = Path::new(&python).exists();
+    let pysheds_py = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/bench/peer_watershed.py"
+    ));
+    let whitebox_py = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer_whitebox.py"));
+    // `HOD_WS_PEERS`: which peers to run (default "pysheds,whitebox").
+    let wanted = std::env::var("HOD_WS_PEERS").unwrap_or_else(|_| "pysheds,whitebox".into());
+    let peers = |dem: &Path, repeat: usize, pour: Option<(f64, f64)>, thr: Option<f64>| {
+        let run = |name: &str, script: &Path| {
+            (has_peer && wanted.split(',').any(|w| w == name))
+                .then(|| peer(&python, script, dem, repeat, pour, thr))
+                .flatten()
+        };
+        vec![
+            ("pysheds", run("pysheds", &pysheds_py)),
+            ("whitebox", run("whitebox", &whitebox_py)),
+        ]
+    };
     let side = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     println!(
         "machine: {} cores, load {:?}",
@@ -274,29 +340,32 @@ fn main() {
             .unwrap_or("")
     );
 
-    // dem.tif with the pysheds README outlet.
-    let dem = data.join("dem/dem.tif");
-    let pour = Some((-97.294, 32.737));
-    let us = ours(&dem.display().to_string(), 5, pour, Some(1000.0));
-    let peer = has_peer
-        .then(|| pysheds(&python, &dem, 3, pour, Some(1000.0)))
-        .flatten();
-    report("dem.tif (359 x 367)", &us, peer.as_ref());
+    // dem.tif with the pysheds README outlet (`HOD_WS_DEMTIF=0` skips it).
+    if std::env::var("HOD_WS_DEMTIF").as_deref() != Ok("0") {
+        let dem = data.join("dem/dem.tif");
+        let pour = Some((-97.294, 32.737));
+        let us = ours(&dem.display().to_string(), 5, pour, Some(1000.0));
+        let them = peers(&dem, 3, pour, Some(1000.0));
+        let us = better(us, ours(&dem.display().to_string(), 5, pour, Some(1000.0)));
+        report("dem.tif (359 x 367)", &us, &them);
+    }
 
     // A medium synthetic DEM both can run, through a GeoTIFF file.
     let dir = tempfile::tempdir().unwrap();
-    let m = side("HOD_WS_MEDIUM", 2000);
+    let m = side("HOD_WS_MEDIUM", 5000);
     let path = dir.path().join(format!("fractal_{m}.tif"));
     geotiff::write("fractal", &fractal(m), std::fs::File::create(&path).unwrap()).unwrap();
+    // `HOD_WS_PEER_REPEAT`: peer runs after the first on this DEM (default 1).
+    let repeat = side("HOD_WS_PEER_REPEAT", 1);
     let us = ours(&path.display().to_string(), 2, None, None);
-    let peer = has_peer.then(|| pysheds(&python, &path, 2, None, None)).flatten();
+    let them = peers(&path, repeat, None, None);
     let us = better(us, ours(&path.display().to_string(), 2, None, None));
-    report(&format!("synthetic fractal {m} x {m}"), &us, peer.as_ref());
+    report(&format!("synthetic fractal {m} x {m}"), &us, &them);
 
     // The large one, ours only (generated in memory; read_s is the generation).
     let l = side("HOD_WS_LARGE", 10_000);
     if l > 0 {
         let us = ours(&format!("synthetic:{l}"), 1, None, None);
-        report(&format!("synthetic fractal {l} x {l} (ours only)"), &us, None);
+        report(&format!("synthetic fractal {l} x {l} (ours only)"), &us, &[]);
     }
 }

@@ -1,11 +1,12 @@
 //! GeoTIFFs we write read back in rasterio with the right transform, CRS, nodata and values, and
 //! basin polygons (nested, with holes and multipolygons) are valid shapely geometries of the
-//! right area that do not overlap. Needs the interop Python (`HOD_PYTHON`; skipped without it
+//! right area that do not overlap; the accumulation and catchment of `dem/dir.asc` equal pyflwdir's
+//! cell by cell. Needs the interop Python (`HOD_PYTHON`; skipped without it
 //! unless `HOD_REQUIRE_INTEROP=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hod_gis::dem::{accumulation, catchment, fill, flowdir, polygonize, to_f32};
-use hod_gis::geotiff;
+use hod_gis::dem::{accumulation, catchment, fill, flowdir, polygonize, snap, to_f32};
+use hod_gis::{ascii, geotiff};
 use hod_testkit::data::path as data;
 use hod_testkit::python::interop as python;
 use std::process::Command;
@@ -126,4 +127,106 @@ fn geotiffs_and_polygons_read_back_in_rasterio_and_shapely() {
         v["types"],
         v["holes"]
     );
+}
+
+/// pyflwdir (Eilander et al. 2021) and Whitebox Workflows (Lindsay) on `dir.asc`: upstream
+/// cells of every cell (int32) and the basin of one cell (uint8), written raw to the files named
+/// after it; "SKIP" when the tool is not installed.
+const PYFLWDIR: &str = r#"
+import sys, numpy as np
+try:
+    import pyflwdir
+    from affine import Affine
+except ImportError as e:
+    print(f"SKIP: {e}"); sys.exit(0)
+path, outlet, acc_out, basin_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+head = {}
+with open(path) as f:
+    for _ in range(6):
+        k, v = f.readline().split()
+        head[k.lower()] = float(v)
+d = np.loadtxt(path, skiprows=6)
+d[d == head["nodata_value"]] = 247
+rows, cs = int(head["nrows"]), head["cellsize"]
+tr = Affine(cs, 0, head["xllcorner"], 0, -cs, head["yllcorner"] + rows * cs)
+flw = pyflwdir.from_array(d.astype(np.uint8), ftype="d8", transform=tr, latlon=True)
+flw.upstream_area(unit="cell").astype("<i4").tofile(acc_out)
+(flw.basins(idxs=np.array([outlet])) > 0).astype(np.uint8).tofile(basin_out)
+print("OK pyflwdir", pyflwdir.__version__)
+"#;
+
+const WHITEBOX: &str = r#"
+import os, sys, numpy as np
+try:
+    import whitebox_workflows as wbw
+except ImportError as e:
+    print(f"SKIP: {e}"); sys.exit(0)
+path, outlet, acc_out, basin_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+wbe = wbw.WbEnvironment()
+h = wbe.hydrology
+pntr = wbe.read_raster(path)
+acc = h.d8_flow_accum(input=pntr, input_is_pointer=True, esri_pntr=True, out_type="cells").to_numpy()
+acc.astype("<i4").tofile(acc_out)
+pp = np.zeros(acc.shape)
+pp.flat[outlet] = 1
+pour = wbw.Raster.from_numpy(pp, pntr, output_path=os.path.join(os.path.dirname(acc_out), "pour.tif"))
+basin = h.watershed_from_raster_pour_points(d8_pntr=pntr, pour_points=pour, esri_pntr=True).to_numpy()
+(basin > 0).astype(np.uint8).tofile(basin_out)
+print("OK whitebox_workflows", wbe.version())
+"#;
+
+#[test]
+fn accumulation_and_catchment_of_dir_asc_equal_pyflwdir_and_whitebox() {
+    let Some(py) = python() else { return };
+    let path = data("dem/dir.asc");
+    let dirs = flowdir::Encoding::Esri
+        .decode(&ascii::parse(&std::fs::read_to_string(&path).unwrap()).unwrap())
+        .unwrap();
+    let g = &dirs.geom;
+    let acc = accumulation::cells(&dirs).unwrap();
+    assert_eq!(acc.data.iter().max(), Some(&77260));
+    // pysheds's test outlet, the north-west corner of cell (101, 229).
+    let (r, c) = snap::locate(g, -97.29416666666677, 32.73749999999989).unwrap();
+    let outlet = r * g.cols + c;
+    let b = catchment::basins(&dirs, &[outlet]).unwrap();
+    assert_eq!(b.cells[0], 11422);
+    let ours: Vec<u8> = b.labels.data.iter().map(|&l| u8::from(l == 1)).collect();
+    for (tool, script) in [("pyflwdir", PYFLWDIR), ("whitebox", WHITEBOX)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (acc_out, basin_out) = (dir.path().join("acc.i4"), dir.path().join("basin.u1"));
+        let out = Command::new(&py)
+            .arg("-c")
+            .arg(script)
+            .arg(&path)
+            .arg(outlet.to_string())
+            .arg(&acc_out)
+            .arg(&basin_out)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        if said.starts_with("SKIP") {
+            assert!(
+                std::env::var("HOD_REQUIRE_INTEROP").as_deref() != Ok("1"),
+                "HOD_REQUIRE_INTEROP=1 but {tool}: {said}"
+            );
+            println!("{tool}: {said}");
+            continue;
+        }
+        let theirs: Vec<u32> = std::fs::read(&acc_out)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u32)
+            .collect();
+        assert_eq!(theirs.len(), acc.data.len(), "{tool}");
+        let differ = (0..theirs.len()).filter(|&i| theirs[i] != acc.data[i]).count();
+        assert_eq!(differ, 0, "{tool}: cells whose accumulation differs");
+        let basin = std::fs::read(&basin_out).unwrap();
+        assert!(basin == ours, "{tool}: catchment cells differ");
+        eprintln!("{}", said.trim());
+    }
 }

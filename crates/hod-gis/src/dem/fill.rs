@@ -1,14 +1,22 @@
 //! Depression filling by Priority-Flood (Barnes, Lehman & Mulla 2014, "Priority-Flood: An
 //! optimal depression-filling and watershed-labeling algorithm for digital elevation models",
-//! Computers & Geosciences 62, 117–127), the improved variant (their Algorithm 2): cells raised
-//! inside a depression go through a plain FIFO queue instead of the priority queue, so
-//! depressions cost O(1) per cell.
+//! Computers & Geosciences 62, 117–127) in the variant of Zhou, Sun & Fu (2016, "An efficient
+//! variant of the Priority-Flood algorithm for filling depressions in raster digital elevation
+//! models", Computers & Geosciences 90, 87–96): cells raised inside a depression go through a
+//! plain FIFO queue (Barnes's Algorithm 2), and so do cells found higher than the cell that
+//! reached them (the "trace" of a slope): such a cell keeps its own elevation whatever is
+//! processed later, since it drains over its lower neighbour, so it needs the priority queue
+//! only when it has an unvisited lower neighbour, whose level may still come from elsewhere. Most
+//! cells of a DEM are on slopes, so most never enter the heap. The result is the unique filled
+//! surface (each cell at the lowest level over which it can drain to an outlet), the same as
+//! plain Priority-Flood's.
 //!
 //! The grid edge and nodata cells are outlets: the flood starts from every valid cell on the edge
 //! or next to nodata. Memory: the DEM itself (filled in place), one bit per cell for "closed",
-//! and 8 bytes per queued cell (sortable elevation bits and the `u32` index packed into a `u64`).
+//! and 8 bytes per cell in the heap (sortable elevation bits and the `u32` index packed into a
+//! `u64`), 4 per cell in the FIFO queues.
 
-use super::{BitSet, DC, DR, check_size};
+use super::{BitSet, DC, DR, Neighbours, check_size};
 use crate::{GisError, Raster};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -36,10 +44,12 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
     let g = dem.geom.clone();
     check_size(&g)?;
     let (rows, cols) = (g.rows, g.cols);
+    let nb = Neighbours::new(rows, cols);
     let z = &mut dem.data;
     let mut closed = BitSet::new(g.len());
     let mut open: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
     let mut pit: VecDeque<u32> = VecDeque::new();
+    let mut trace: VecDeque<u32> = VecDeque::new();
     let key = |v: f32, i: usize| Reverse(u64::from(sortable(v)) << 32 | i as u64);
     for r in 0..rows {
         for c in 0..cols {
@@ -61,36 +71,66 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
     }
     let mut stats = FillStats::default();
     loop {
-        let i = if let Some(i) = pit.pop_front() {
-            i as usize
+        // Cells raised in a depression first (all at the current level), then slope cells,
+        // then the lowest cell of the boundary.
+        if let Some(i) = pit.pop_front() {
+            let i = i as usize;
+            let zc = z[i];
+            nb.each(i, |n| {
+                if closed.get(n) || z[n].is_nan() {
+                    return;
+                }
+                closed.set(n);
+                if z[n] <= zc {
+                    if z[n] < zc {
+                        stats.raised += 1;
+                    }
+                    z[n] = zc;
+                    pit.push_back(n as u32);
+                } else {
+                    trace.push_back(n as u32);
+                }
+            });
+        } else if let Some(i) = trace.pop_front() {
+            // `i` keeps its elevation. Its higher neighbours do too: take them now. A lower one
+            // must wait for its level, so `i` joins the boundary in the heap.
+            let i = i as usize;
+            let zc = z[i];
+            let mut lower = false;
+            nb.each(i, |n| {
+                if closed.get(n) || z[n].is_nan() {
+                    return;
+                }
+                if z[n] > zc {
+                    closed.set(n);
+                    trace.push_back(n as u32);
+                } else {
+                    lower = true;
+                }
+            });
+            if lower {
+                open.push(key(zc, i));
+            }
         } else if let Some(Reverse(k)) = open.pop() {
-            (k & 0xffff_ffff) as usize
+            let i = (k & 0xffff_ffff) as usize;
+            let zc = z[i];
+            nb.each(i, |n| {
+                if closed.get(n) || z[n].is_nan() {
+                    return;
+                }
+                closed.set(n);
+                if z[n] <= zc {
+                    if z[n] < zc {
+                        stats.raised += 1;
+                    }
+                    z[n] = zc;
+                    pit.push_back(n as u32);
+                } else {
+                    trace.push_back(n as u32);
+                }
+            });
         } else {
             break;
-        };
-        let (r, c) = (i / cols, i % cols);
-        let zc = z[i];
-        for k in 0..8 {
-            let (Some(nr), Some(nc)) = (r.checked_add_signed(DR[k]), c.checked_add_signed(DC[k])) else {
-                continue;
-            };
-            if nr >= rows || nc >= cols {
-                continue;
-            }
-            let n = nr * cols + nc;
-            if closed.get(n) || z[n].is_nan() {
-                continue;
-            }
-            closed.set(n);
-            if z[n] <= zc {
-                if z[n] < zc {
-                    stats.raised += 1;
-                }
-                z[n] = zc;
-                pit.push_back(n as u32);
-            } else {
-                open.push(key(z[n], n));
-            }
         }
     }
     Ok(stats)

@@ -13,80 +13,65 @@
 //!
 //! Adjacent flat cells of equal elevation always belong to the same flat, so flats need no labels
 //! (the paper's label grid); the per-flat height the paper adds only shifts a flat's masks by a
-//! constant, so one global constant replaces it. Memory while it runs, only when there are flats:
-//! a `u32` mask per cell, two bits per cell, plus the BFS queues (4 bytes per queued cell).
+//! constant, so one global constant replaces it. Flat cells are never on the grid edge nor next
+//! to nodata (those are outlets), so their neighbours are at fixed index offsets with no checks.
+//! The searches run over all flats at once, in one thread: labelling the flats to process them in
+//! parallel (tried) costs more passes than two cores win back. Memory while it runs, only when
+//! there are flats: a `u32` mask per cell, one bit per cell, plus the BFS queues (4 bytes per
+//! queued cell).
 
 use super::flowdir::FLAT;
-use super::{BitSet, DC, DR, FlowDir, NO_DATA, OUTLET, neighbour};
+use super::{BitSet, DC, DR, FlowDir, NO_DATA, OUTLET};
 use crate::Raster;
 
 /// Gives every [`FLAT`] cell of `dirs` a direction across its flat of `dem`, or [`OUTLET`] when
 /// the flat has no way out.
 pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
-    let g = dirs.geom.clone();
+    let cols = dirs.geom.cols;
     let z = &dem.data;
     let d = &mut dirs.data;
     if !d.contains(&FLAT) {
         return;
     }
-    let n = g.len();
-    let gr = &g;
-    let (rows, cols) = (g.rows, g.cols);
-    // Interior cells (all but the outer ring) reach their neighbours by fixed index offsets.
+    let n = d.len();
+    // Flat cells are interior with valid neighbours (see `flowdir::d8`): fixed offsets.
     let off: [isize; 8] = std::array::from_fn(|k| DR[k] * cols as isize + DC[k]);
-    let neighbours = move |i: usize| {
-        let (r, c) = (i / cols, i % cols);
-        let interior = r > 0 && c > 0 && r + 1 < rows && c + 1 < cols;
-        (0..8).filter_map(move |k| {
-            if interior {
-                Some((k, i.wrapping_add_signed(off[k])))
-            } else {
-                neighbour(gr, r, c, k).map(|n| (k, n))
-            }
-        })
-    };
-    // Edges, found from the flat cells only: drained cells beside a flat cell of the same
-    // elevation ("low"), and flat cells beside higher ground ("high").
-    let mut low = Vec::new();
+    let nb = move |i: usize, k: usize| i.wrapping_add_signed(off[k]);
+    // Edges, found from the flat cells: flat cells beside higher ground ("high", away level 1)
+    // and flat cells beside a drained cell of the same elevation (towards level 1).
+    let mut mask = vec![0u32; n];
+    let mut done = BitSet::new(n);
     let mut high = Vec::new();
-    {
-        let mut is_low = BitSet::new(n);
-        for i in 0..n {
-            if d[i] != FLAT {
-                continue;
-            }
-            let mut higher = false;
-            for (_, m) in neighbours(i) {
-                let dm = d[m];
-                if dm == NO_DATA {
-                    continue;
-                }
-                if z[m] > z[i] {
-                    higher = true;
-                } else if dm != FLAT && z[m] == z[i] && !is_low.get(m) {
-                    is_low.set(m);
-                    low.push(m as u32);
-                }
-            }
-            if higher {
-                high.push(i as u32);
-            }
+    let mut low = Vec::new();
+    for i in 0..n {
+        if d[i] != FLAT {
+            continue;
+        }
+        let (mut higher, mut drains) = (false, false);
+        for k in 0..8 {
+            let m = nb(i, k);
+            higher |= z[m] > z[i];
+            drains |= d[m] != FLAT && d[m] != NO_DATA && z[m] == z[i];
+        }
+        if higher {
+            mask[i] = 1;
+            high.push(i as u32);
+        }
+        if drains {
+            low.push(i as u32);
         }
     }
-    // Away from higher: BFS levels from the high edges over flat cells of the same elevation
-    // (adjacent flat cells of equal elevation are in the same flat, so no labels are needed).
-    let mut mask = vec![0u32; n];
-    // Cells are marked when queued, so each is queued once.
-    for &h in &high {
-        mask[h as usize] = 1;
-    }
+    // Away from higher: BFS levels over flat cells of the same elevation (adjacent flat cells of
+    // equal elevation are in the same flat, so no labels are needed). Cells are marked when
+    // queued, so each is queued once.
     let mut level = high;
     let mut next = Vec::new();
     let mut loops = 1u32;
     while !level.is_empty() {
         for &c in &level {
             let c = c as usize;
-            for (_, m) in neighbours(c) {
+            for k in 0..8 {
+                let m = nb(c, k);
                 if d[m] == FLAT && mask[m] == 0 && z[m] == z[c] {
                     mask[m] = loops + 1;
                     next.push(m as u32);
@@ -100,28 +85,31 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
     // Barnes et al. subtract each away value from its flat's height to keep the mask positive;
     // within a flat any common constant orders cells the same, so the highest height will do.
     let height = loops;
-    // Towards lower: BFS levels from the low edges (drained cells: no away value), combined with
-    // the away values still in `mask`; `done` marks queued cells.
-    let mut done = BitSet::new(n);
+    // Towards lower: BFS levels from the flat cells beside drained cells (the drained cells, the
+    // paper's level 0, get mask 2 implicitly below), combined with the away values in `mask`;
+    // `done` marks queued cells.
+    let combine = |away: u32, towards: u32| {
+        if away > 0 {
+            towards.saturating_add(height - away)
+        } else {
+            towards
+        }
+    };
     for &c in &low {
         done.set(c as usize);
-        mask[c as usize] = 2;
+        mask[c as usize] = combine(mask[c as usize], 4);
     }
     level = low;
-    loops = 1;
+    loops = 2;
     while !level.is_empty() {
         let towards = (loops + 1).saturating_mul(2);
         for &c in &level {
             let c = c as usize;
-            for (_, m) in neighbours(c) {
+            for k in 0..8 {
+                let m = nb(c, k);
                 if d[m] == FLAT && !done.get(m) && z[m] == z[c] {
                     done.set(m);
-                    let away = mask[m];
-                    mask[m] = if away > 0 {
-                        towards.saturating_add(height - away)
-                    } else {
-                        towards
-                    };
+                    mask[m] = combine(mask[m], towards);
                     next.push(m as u32);
                 }
             }
@@ -130,17 +118,25 @@ pub(crate) fn resolve(dem: &Raster<f32>, dirs: &mut FlowDir) {
         next.clear();
         loops += 1;
     }
-    // Each flat cell drains to its lowest-mask neighbour in the flat; flats the second search
-    // never reached have no way out.
+    // Each flat cell drains to its lowest-mask neighbour in the flat, a drained cell of the same
+    // elevation first (mask 2, below every flat cell's); flats the second search never reached
+    // have no way out. Directions are written in place, so flat membership is `done` from here.
     for i in 0..n {
         if d[i] != FLAT {
             continue;
         }
         let mut best = (mask[i], OUTLET);
         if done.get(i) {
-            for (k, m) in neighbours(i) {
-                if z[m] == z[i] && d[m] != NO_DATA && done.get(m) && mask[m] < best.0 {
-                    best = (mask[m], k as u8);
+            for k in 0..8 {
+                let m = nb(i, k);
+                if z[m] != z[i] {
+                    continue;
+                }
+                // A neighbour of the same elevation is in this flat, so reached (`done`), or a
+                // drained cell (flat cells have no nodata neighbours).
+                let mk = if done.get(m) { mask[m] } else { 2 };
+                if mk < best.0 {
+                    best = (mk, k as u8);
                 }
             }
         }

@@ -139,12 +139,17 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
     let g = &dem.geom;
     check_size(g)?;
     let (rows, cols) = (g.rows, g.cols);
-    let diag = g.dx.hypot(g.dy);
-    let dist = [g.dy, diag, g.dx, diag, g.dy, diag, g.dx, diag];
+    // The eight distances take three values: N/S `dy`, diagonals, E/W `dx`. Within a group the
+    // steepest slope is the largest drop (drops are f32 differences, so distinct drops stay
+    // distinct after the f64 division), so each cell divides three times, not eight.
+    let dist = [g.dy, g.dx.hypot(g.dy), g.dx];
+    const GROUP: [usize; 8] = [0, 1, 2, 1, 0, 1, 2, 1];
     let z = &dem.data;
     let mut dirs = vec![NO_DATA; g.len()];
-    // Rows are independent: compute them in parallel.
-    dirs.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, out)| {
+    // Rows are independent: compute bands of rows (about 2¹⁶ cells each, so that small grids are
+    // not cut into tasks shorter than their scheduling) in parallel.
+    let band = (1usize << 16).div_ceil(cols.max(1));
+    let cells = |r: usize, out: &mut [u8]| {
         for (c, o) in out.iter_mut().enumerate() {
             let i = r * cols + c;
             let zc = z[i];
@@ -153,7 +158,9 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
             }
             let interior = r > 0 && c > 0 && r + 1 < rows && c + 1 < cols;
             // Off the grid counts as nodata: an edge cell with no lower neighbour drains out.
-            let (mut best, mut slope, mut by_nodata) = (FLAT, 0.0f64, !interior);
+            let mut by_nodata = !interior;
+            // Per group: the largest drop and the first direction with it.
+            let (mut drop, mut dir) = ([0.0f64; 3], [FLAT; 3]);
             for k in 0..8 {
                 let n = if interior {
                     (r as isize + DR[k]) as usize * cols + (c as isize + DC[k]) as usize
@@ -167,15 +174,35 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
                     by_nodata = true;
                     continue;
                 }
-                let s = f64::from(zc - zn) / dist[k];
-                if s > slope {
+                let dz = f64::from(zc - zn);
+                if dz > drop[GROUP[k]] {
+                    drop[GROUP[k]] = dz;
+                    dir[GROUP[k]] = k as u8;
+                }
+            }
+            // The steepest of the three; equal slopes go to the first direction (N, NE, …).
+            let (mut best, mut slope) = (FLAT, 0.0f64);
+            for (&k, (&dz, &len)) in dir.iter().zip(drop.iter().zip(&dist)) {
+                if k == FLAT {
+                    continue;
+                }
+                let s = dz / len;
+                if s > slope || (s == slope && k < best) {
                     slope = s;
-                    best = k as u8;
+                    best = k;
                 }
             }
             *o = if best == FLAT && by_nodata { OUTLET } else { best };
         }
-    });
+    };
+    dirs.par_chunks_mut(cols.max(1) * band)
+        .enumerate()
+        .for_each(|(b, rows_out)| {
+            for (rr, out) in rows_out.chunks_mut(cols.max(1)).enumerate() {
+                let r = b * band + rr;
+                cells(r, out);
+            }
+        });
     let mut dirs = Raster {
         geom: g.clone(),
         data: dirs,

@@ -12,6 +12,13 @@
 
 use crate::{GisError, GridGeometry};
 
+/// Search radius in cells for an outlet given with its drainage area but no radius or threshold:
+/// a gauge's coordinates are typically off the modelled river by up to a few hundred metres to
+/// a few kilometres (10 cells ≈ 0.9 km on `dem/dem.tif`'s 3″ cells, 4.6 km on 15″ ones), and
+/// within that distance the area match (not the distance) picks the cell, so a generous fixed
+/// radius is safe.
+pub const DEFAULT_AREA_RADIUS: f64 = 10.0;
+
 /// How to move an outlet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Snap {
