@@ -9,19 +9,14 @@
 //! regionmask, CSV written; imports not counted). Prints the timings, the ratios and the largest
 //! difference of our means to each peer's.
 //!
-//! Needs `/tmp/peers-venv` (PEERS_PYTHON) with xarray, rioxarray, geopandas, exactextract and
+//! Needs `/tmp/peers-venv` (`$HOD_PEERS_PYTHON`) with xarray, rioxarray, geopandas, exactextract and
 //! regionmask.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hod_testkit::data::root as data;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-
-fn data() -> PathBuf {
-    std::env::var_os("HOD_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
-}
 
 /// Runs `cmd`, panicking with its stderr on failure; returns stdout and the wall time in seconds.
 fn timed(cmd: &mut Command) -> (String, f64) {
@@ -222,10 +217,8 @@ fn run_case(case: &Case, peers: &Path, work: &Path) {
 }
 
 fn main() {
-    let peers =
-        std::env::var_os("PEERS_PYTHON").map_or_else(|| "/tmp/peers-venv/bin/python".into(), PathBuf::from);
-    let maker =
-        std::env::var_os("HOD_PYTHON").map_or_else(|| "/tmp/hod-venv/bin/python".into(), PathBuf::from);
+    let peers = hod_testkit::python::peers();
+    let maker = hod_testkit::python::interpreter();
     if !peers.exists() || !maker.exists() {
         println!(
             "SKIP: needs {} (bash ../shared/bench/setup-peers.sh) and {}",

@@ -3,7 +3,7 @@
 //! netCDF grid and real basin polygons, in one run. Prints both timings and the ratios.
 //!
 //! Needs `/tmp/hod-venv` (to write the grid; override with HOD_PYTHON) and `/tmp/peers-venv`
-//! (the peers; PEERS_PYTHON). Both are compute-only timings: the peer script times its methods
+//! (the peers; `$HOD_PEERS_PYTHON`). Both are compute-only timings: the peer script times its methods
 //! after loading the grid, and so do we.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -59,7 +59,7 @@ struct Case {
 
 fn main() {
     let py = python::interpreter();
-    let peers = python::peers("PEERS_PYTHON");
+    let peers = python::peers();
     if !py.exists() || !peers.exists() {
         println!("SKIP: needs {} and {}", py.display(), peers.display());
         return;

@@ -1,7 +1,7 @@
 //! Kriging benchmark: ours against PyKrige (`shared/bench/peer_kriging.py`) on the same 1,000
 //! synthetic points onto a 200 × 200 grid, in one run.
 //!
-//! `cargo bench -p hod-gis --bench kriging` (env: `HOD_PEER_PYTHON`, default
+//! `cargo bench -p hod-gis --bench kriging` (env: `HOD_PEERS_PYTHON`, default
 //! `/tmp/peers-venv/bin/python`; `HOD_BENCH_N` / `HOD_BENCH_M` change the sizes). A second
 //! comparison runs the 64-nearest moving neighbourhood on both sides (PyKrige's
 //! `n_closest_points`, backend "loop"); `HOD_BENCH_MOVING=0` skips it.
@@ -38,7 +38,7 @@ fn json_num(text: &str, key: &str) -> Option<f64> {
 fn main() {
     let n = env_usize("HOD_BENCH_N", 1000);
     let m = env_usize("HOD_BENCH_M", 200);
-    let python = python::peers("HOD_PEER_PYTHON").display().to_string();
+    let python = python::peers().display().to_string();
     let bench_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench");
     // The peer's own point generator (numpy PCG64, seed 42), so both krige the same points.
     let dump = format!(

@@ -18,7 +18,7 @@ const REPEAT: usize = 5;
 const N: usize = 2000;
 
 fn main() {
-    let python = python::peers("HOD_PEERS_PYTHON");
+    let python = python::peers();
     let peer = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/peer_voronoi.py"

@@ -309,7 +309,7 @@ fn main() {
         return;
     }
     let data = hod_testkit::data::root();
-    let python = python::peers("HOD_PEERS_PYTHON").display().to_string();
+    let python = python::peers().display().to_string();
     let has_peer = Path::new(&python).exists();
     let pysheds_py = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),

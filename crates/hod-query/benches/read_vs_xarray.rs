@@ -12,7 +12,7 @@
 //! cargo build --release -p hod-cli     # the binary measured as a child (else: library only)
 //! cargo bench -p hod-query --bench read_vs_xarray
 //! ```
-//! Peer: `$HOD_PEER_PYTHON` (default `/tmp/peers-venv/bin/python`, from setup-peers.sh: xarray,
+//! Peer: `$HOD_PEERS_PYTHON` (default `/tmp/peers-venv/bin/python`, from setup-peers.sh: xarray,
 //! kerchunk, zarr, s3fs, psutil). S3 needs `s3s-fs` (see hod_store::testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -173,7 +173,7 @@ fn hod_to_nc(bin: &Path, place: &Place, budget: &str) -> (f64, u64) {
 }
 
 fn main() {
-    let python = python::peers("HOD_PEER_PYTHON").display().to_string();
+    let python = python::peers().display().to_string();
     let script = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/peer_read.py"

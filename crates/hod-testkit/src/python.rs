@@ -47,10 +47,10 @@ pub fn with_modules(modules: &str) -> Option<PathBuf> {
     None
 }
 
-/// The peers' interpreter of a benchmark: `$var`, default `/tmp/peers-venv/bin/python`
-/// (`../shared/bench/setup-peers.sh` makes it).
-pub fn peers(var: &str) -> PathBuf {
-    std::env::var_os(var)
+/// The peers' interpreter of a benchmark: `$HOD_PEERS_PYTHON`, default
+/// `/tmp/peers-venv/bin/python` (`../shared/bench/setup-peers.sh` makes it).
+pub fn peers() -> PathBuf {
+    std::env::var_os("HOD_PEERS_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp/peers-venv/bin/python"))
 }
