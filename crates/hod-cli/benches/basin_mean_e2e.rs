@@ -13,7 +13,7 @@
 //! regionmask.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hod_testkit::data::root as data;
+use hod_testkit::data::{moved_basin, root as data};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -34,29 +34,6 @@ fn timed(cmd: &mut Command) -> (String, f64) {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// A `basins/` outline moved by `(dx, dy)` degrees, as a GeoJSON Feature with `id` = `name`.
-fn moved(name: &str, (dx, dy): (f64, f64)) -> serde_json::Value {
-    fn shift(v: &mut serde_json::Value, d: (f64, f64)) {
-        let Some(a) = v.as_array_mut() else { return };
-        if let [x, y] = a.as_mut_slice()
-            && let (Some(xv), Some(yv)) = (x.as_f64(), y.as_f64())
-        {
-            (*x, *y) = ((xv + d.0).into(), (yv + d.1).into());
-            return;
-        }
-        a.iter_mut().for_each(|c| shift(c, d));
-    }
-    let text = std::fs::read_to_string(data().join(format!("basins/{name}.geojson"))).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let geometry = match json["type"].as_str() {
-        Some("FeatureCollection") => &mut json["features"][0]["geometry"],
-        Some("Feature") => &mut json["geometry"],
-        _ => &mut json,
-    };
-    shift(&mut geometry["coordinates"], (dx, dy));
-    serde_json::json!({"type": "Feature", "properties": {"id": name}, "geometry": geometry})
 }
 
 /// The CSV's values, one row per step (NaN for empty cells), and its header.
@@ -247,7 +224,7 @@ fn main() {
             label: "ERA5 t2m, 31 netCDF4 files, 744 h x 33 x 49 at 0.25 deg, 4 basins",
             files,
             var: "t2m",
-            basins: basins.iter().map(|&(n, d)| moved(n, d)).collect(),
+            basins: basins.iter().map(|&(n, d)| moved_basin(n, d)).collect(),
         },
         &peers,
         &dir.path().join("era5"),
@@ -270,7 +247,7 @@ fn main() {
             label: "synthetic netCDF4, 24 steps x 534 x 729 at 0.002 deg, salmon_river",
             files: vec![fine],
             var: "v",
-            basins: vec![moved("salmon_river", (0.0, 0.0))],
+            basins: vec![moved_basin("salmon_river", (0.0, 0.0))],
         },
         &peers,
         &dir.path().join("fine"),

@@ -242,29 +242,9 @@ print(json.dumps(means))
     }
 }
 
-/// A real basin outline moved by (dx, dy) degrees, as GeoJSON: `basins/` holds no basin inside
-/// the ERA5 UK grid, so its shapes are placed there.
+/// A real basin outline moved by (dx, dy) degrees, written as GeoJSON to `out`.
 fn moved_basin(name: &str, dx: f64, dy: f64, out: &Path) {
-    fn shift(v: &mut serde_json::Value, d: (f64, f64)) {
-        let Some(a) = v.as_array_mut() else { return };
-        if let [x, y] = a.as_mut_slice()
-            && let (Some(xv), Some(yv)) = (x.as_f64(), y.as_f64())
-        {
-            (*x, *y) = ((xv + d.0).into(), (yv + d.1).into());
-            return;
-        }
-        a.iter_mut().for_each(|c| shift(c, d));
-    }
-    let text = std::fs::read_to_string(data().join(format!("basins/{name}.geojson"))).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let geometry = match json["type"].as_str() {
-        Some("FeatureCollection") => &mut json["features"][0]["geometry"],
-        Some("Feature") => &mut json["geometry"],
-        _ => &mut json,
-    };
-    shift(&mut geometry["coordinates"], (dx, dy));
-    let f = serde_json::json!({"type": "Feature", "properties": {"id": name}, "geometry": geometry});
-    std::fs::write(out, f.to_string()).unwrap();
+    std::fs::write(out, hod_testkit::data::moved_basin(name, (dx, dy)).to_string()).unwrap();
 }
 
 /// Weights are saved on the first run and read on the next (another dataset on the same grid

@@ -27,3 +27,31 @@ pub fn files(dir: &str, ext: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Real basin outline `basins/<name>.geojson` moved by `(dx, dy)` degrees, as a GeoJSON Feature
+/// with property `id` = `name`: no basin of the data lies inside the ERA5 test grids, so tests
+/// and benches place their shapes there.
+#[track_caller]
+pub fn moved_basin(name: &str, (dx, dy): (f64, f64)) -> serde_json::Value {
+    fn shift(v: &mut serde_json::Value, d: (f64, f64)) {
+        let Some(a) = v.as_array_mut() else { return };
+        if let [x, y] = a.as_mut_slice()
+            && let (Some(xv), Some(yv)) = (x.as_f64(), y.as_f64())
+        {
+            (*x, *y) = ((xv + d.0).into(), (yv + d.1).into());
+            return;
+        }
+        a.iter_mut().for_each(|c| shift(c, d));
+    }
+    let file = path(&format!("basins/{name}.geojson"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let geometry = match json["type"].as_str() {
+        Some("FeatureCollection") => &mut json["features"][0]["geometry"],
+        Some("Feature") => &mut json["geometry"],
+        _ => &mut json,
+    };
+    shift(&mut geometry["coordinates"], (dx, dy));
+    serde_json::json!({"type": "Feature", "properties": {"id": name}, "geometry": geometry})
+}

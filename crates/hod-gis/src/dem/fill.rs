@@ -73,24 +73,8 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
     loop {
         // Cells raised in a depression first (all at the current level), then slope cells,
         // then the lowest cell of the boundary.
-        if let Some(i) = pit.pop_front() {
-            let i = i as usize;
-            let zc = z[i];
-            nb.each(i, |n| {
-                if closed.get(n) || z[n].is_nan() {
-                    return;
-                }
-                closed.set(n);
-                if z[n] <= zc {
-                    if z[n] < zc {
-                        stats.raised += 1;
-                    }
-                    z[n] = zc;
-                    pit.push_back(n as u32);
-                } else {
-                    trace.push_back(n as u32);
-                }
-            });
+        let i = if let Some(i) = pit.pop_front() {
+            i as usize
         } else if let Some(i) = trace.pop_front() {
             // `i` keeps its elevation. Its higher neighbours do too: take them now. A lower one
             // must wait for its level, so `i` joins the boundary in the heap.
@@ -111,27 +95,30 @@ pub fn fill_depressions(dem: &mut Raster<f32>) -> Result<FillStats, GisError> {
             if lower {
                 open.push(key(zc, i));
             }
+            continue;
         } else if let Some(Reverse(k)) = open.pop() {
-            let i = (k & 0xffff_ffff) as usize;
-            let zc = z[i];
-            nb.each(i, |n| {
-                if closed.get(n) || z[n].is_nan() {
-                    return;
-                }
-                closed.set(n);
-                if z[n] <= zc {
-                    if z[n] < zc {
-                        stats.raised += 1;
-                    }
-                    z[n] = zc;
-                    pit.push_back(n as u32);
-                } else {
-                    trace.push_back(n as u32);
-                }
-            });
+            (k & 0xffff_ffff) as usize
         } else {
             break;
-        }
+        };
+        // `i` is at its final level: lower or equal neighbours are raised to it (a depression),
+        // higher ones start a slope trace.
+        let zc = z[i];
+        nb.each(i, |n| {
+            if closed.get(n) || z[n].is_nan() {
+                return;
+            }
+            closed.set(n);
+            if z[n] <= zc {
+                if z[n] < zc {
+                    stats.raised += 1;
+                }
+                z[n] = zc;
+                pit.push_back(n as u32);
+            } else {
+                trace.push_back(n as u32);
+            }
+        });
     }
     Ok(stats)
 }
