@@ -120,6 +120,26 @@ fn check_crc32c(mut buf: Vec<u8>) -> Result<Vec<u8>, FormatError> {
 
 /// Undoes a Zarr `transpose`: stored axis `k` is chunk axis `order[k]`.
 fn untranspose(data: &[u8], order: &[usize], meta: &ArrayMeta) -> Result<Vec<u8>, FormatError> {
+    let size = meta.dtype.size();
+    let mut out = vec![0u8; data.len()];
+    let mut elems = data.chunks_exact(size);
+    each_transposed(order, meta, data.len(), |dst| {
+        if let Some(elem) = elems.next() {
+            out[dst * size..(dst + 1) * size].copy_from_slice(elem);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Walks a chunk of `len` bytes in the stored order of Zarr `transpose` (stored axis `k` is chunk
+/// axis `order[k]`), calling `f` with each element's C-order index in the chunk: shared by
+/// decoding and encoding.
+pub(crate) fn each_transposed(
+    order: &[usize],
+    meta: &ArrayMeta,
+    len: usize,
+    mut f: impl FnMut(usize),
+) -> Result<(), FormatError> {
     let rank = meta.chunks.len();
     let mut seen = vec![false; rank];
     if order.len() != rank
@@ -131,27 +151,23 @@ fn untranspose(data: &[u8], order: &[usize], meta: &ArrayMeta) -> Result<Vec<u8>
             "transpose order {order:?} is not a permutation of {rank} axes"
         )));
     }
-    let size = meta.dtype.size();
-    if data.len() != meta.chunk_bytes() {
+    if len != meta.chunk_bytes() {
         return Err(FormatError::Decode(format!(
-            "transpose: {} bytes, expected {}",
-            data.len(),
+            "transpose: {len} bytes, expected {}",
             meta.chunk_bytes()
         )));
     }
     let shape: Vec<usize> = meta.chunks.iter().map(|&c| c as usize).collect();
-    // C-order strides of the decoded chunk, visited in stored order.
+    // C-order strides of the chunk, visited in stored order.
     let mut strides = vec![1usize; rank];
     for d in (0..rank.saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
     }
     let stored_shape: Vec<usize> = order.iter().map(|&o| shape[o]).collect();
     let stored_strides: Vec<usize> = order.iter().map(|&o| strides[o]).collect();
-    let mut out = vec![0u8; data.len()];
     let mut pos = vec![0usize; rank];
-    for elem in data.chunks_exact(size) {
-        let dst: usize = pos.iter().zip(&stored_strides).map(|(p, s)| p * s).sum();
-        out[dst * size..(dst + 1) * size].copy_from_slice(elem);
+    for _ in 0..len / meta.dtype.size().max(1) {
+        f(pos.iter().zip(&stored_strides).map(|(p, s)| p * s).sum());
         for d in (0..rank).rev() {
             pos[d] += 1;
             if pos[d] < stored_shape[d] {
@@ -160,7 +176,7 @@ fn untranspose(data: &[u8], order: &[usize], meta: &ArrayMeta) -> Result<Vec<u8>
             pos[d] = 0;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reverses the HDF5 shuffle filter: byte k of every element was stored in plane k.

@@ -71,38 +71,11 @@ fn shuffle(data: &[u8], size: usize) -> Vec<u8> {
 
 /// Zarr `transpose`: elements written with stored axis `k` = chunk axis `order[k]`.
 fn transpose(data: &[u8], order: &[usize], meta: &ArrayMeta) -> Result<Vec<u8>, FormatError> {
-    let rank = meta.chunks.len();
-    let mut seen = vec![false; rank];
-    if order.len() != rank
-        || order
-            .iter()
-            .any(|&o| o >= rank || std::mem::replace(&mut seen[o], true))
-    {
-        return Err(FormatError::Decode(format!(
-            "transpose order {order:?} is not a permutation of {rank} axes"
-        )));
-    }
     let size = meta.dtype.size();
-    let shape: Vec<usize> = meta.chunks.iter().map(|&c| c as usize).collect();
-    let mut strides = vec![1usize; rank];
-    for d in (0..rank.saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    let stored_shape: Vec<usize> = order.iter().map(|&o| shape[o]).collect();
-    let stored_strides: Vec<usize> = order.iter().map(|&o| strides[o]).collect();
     let mut out = Vec::with_capacity(data.len());
-    let mut pos = vec![0usize; rank];
-    for _ in 0..data.len() / size {
-        let src: usize = pos.iter().zip(&stored_strides).map(|(p, s)| p * s).sum();
+    crate::codecs::each_transposed(order, meta, data.len(), |src| {
         out.extend_from_slice(&data[src * size..(src + 1) * size]);
-        for d in (0..rank).rev() {
-            pos[d] += 1;
-            if pos[d] < stored_shape[d] {
-                break;
-            }
-            pos[d] = 0;
-        }
-    }
+    })?;
     Ok(out)
 }
 
