@@ -110,19 +110,21 @@ async fn selections_equal_xarray(python: &Path, zarr: &Path, seed: u64) {
     }
     let spec = json!({"zarr": zarr, "var": "t2m", "time_dim": "valid_time", "selections": selections});
     std::fs::write(dump.path().join("selections.json"), spec.to_string()).unwrap();
+    let args = ["compare".to_string(), dump.path().display().to_string()];
+    hod_testkit::python::run_script(python, "zarr_native.py", &args);
+}
+
+/// zarr-python's variants of the nc4 set, written under `dir` by the interop script: their names.
+fn make_stores(python: &Path, dir: &Path) -> Vec<String> {
     let out = Command::new(python)
         .arg(script())
-        .arg("compare")
-        .arg(dump.path())
+        .arg("make")
+        .arg(dir)
+        .args(nc4_files())
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(out.status.success(), "{}: {text}", zarr.display());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// zarr-python's stores: zstd (its default), gzip without consolidated metadata, blosc (lz4 +
@@ -132,15 +134,7 @@ async fn selections_equal_xarray(python: &Path, zarr: &Path, seed: u64) {
 async fn zarr_python_stores_equal_xarray() {
     let Some(python) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(&python)
-        .arg(script())
-        .arg("make")
-        .arg(tmp.path())
-        .args(nc4_files())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let variants: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let variants = make_stores(&python, tmp.path());
     assert_eq!(variants.len(), 7);
     for (k, v) in variants.iter().enumerate() {
         let path = tmp.path().join(format!("{v}.zarr"));
@@ -338,14 +332,7 @@ async fn zarr_on_s3() {
     let (_, ingested) = own_output(tmp.path());
     let mut groups = vec![tmp.path().join("sel.zarr")];
     if let Some(python) = python() {
-        let out = Command::new(&python)
-            .arg(script())
-            .arg("make")
-            .arg(tmp.path())
-            .args(nc4_files())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        make_stores(&python, tmp.path());
         groups.push(tmp.path().join("sharded.zarr"));
     }
     let bucket = Store::open_with(&server.url("zarr"), &server.options()).unwrap();
