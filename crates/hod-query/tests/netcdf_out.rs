@@ -2,11 +2,13 @@
 //! netCDF4-python and xarray when the reference venv is there, and round trips of random shapes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use hod_core::Attrs;
 use hod_formats::{FileSource, ScanOptions, decode_chunk, scan};
 use hod_query::netcdf::{NetcdfWriter, write_netcdf};
 use hod_query::sink::Sink;
-use hod_query::{DataCube, QueryError, Request, read, read_to};
+use hod_query::{DataCube, QueryError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -325,30 +327,10 @@ proptest! {
 /// 17 x 13, over 5 files) to `dir/whole.nc`, and the same selection streamed within `budget`
 /// bytes to `dir/streamed.nc`.
 fn whole_and_streamed(dir: &Path, budget: usize) -> Vec<DataCube> {
-    let files = hod_testkit::data::files("era5-daily-nc3", "nc");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = hod_store::Store::open("memory://netcdf-streamed").unwrap();
-    rt.block_on(hod_index::ingest(
-        &store,
-        "d",
-        &files,
-        &Default::default(),
-        &hod_index::Quiet,
-    ))
-    .unwrap();
-    let meta = rt.block_on(hod_index::read_meta(&store, "d")).unwrap();
-    let req = Request {
-        vars: vec!["t2m".into()],
-        start: Some(hod_query::parse_time("2019-03-09T20").unwrap()),
-        end: Some(hod_query::parse_time("2019-03-13T03").unwrap()),
-        bbox: Some("-3,51,0,55".parse().unwrap()),
-        ..Default::default()
-    };
-    let whole = rt.block_on(read(&store, &meta, &req)).unwrap();
     let global = attrs(json!({"title": "streamed"}));
-    write_netcdf(&dir.join("whole.nc"), &whole, &global).unwrap();
     let mut w = NetcdfWriter::new(&dir.join("streamed.nc"), &global);
-    rt.block_on(read_to(&store, &meta, &req, budget, &mut w)).unwrap();
+    let whole = common::nc3_read_and_stream("netcdf-streamed", budget, &mut w);
+    write_netcdf(&dir.join("whole.nc"), &whole, &global).unwrap();
     whole
 }
 

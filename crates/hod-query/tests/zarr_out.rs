@@ -2,10 +2,12 @@
 //! the reference venv is there) zarr-python 3 and xarray opening the result.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use hod_core::Attrs;
 use hod_query::sink::Sink;
 use hod_query::zarr::{ZarrWriter, write_zarr};
-use hod_query::{DataCube, QueryError, Request, read, read_to};
+use hod_query::{DataCube, QueryError};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::Path;
@@ -465,29 +467,8 @@ fn python_interop() {
 /// Streams 80 hours x 17 x 13 of the per-file packed ERA5 netCDF3 set to `out` (chunks of at
 /// most 10,000 bytes, blocks within `budget`); returns the in-memory read of the same selection.
 fn streamed(out: &Path, budget: usize) -> Vec<DataCube> {
-    let files = hod_testkit::data::files("era5-daily-nc3", "nc");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = hod_store::Store::open("memory://zarr-streamed").unwrap();
-    rt.block_on(hod_index::ingest(
-        &store,
-        "d",
-        &files,
-        &Default::default(),
-        &hod_index::Quiet,
-    ))
-    .unwrap();
-    let meta = rt.block_on(hod_index::read_meta(&store, "d")).unwrap();
-    let req = Request {
-        vars: vec!["t2m".into()],
-        start: Some(hod_query::parse_time("2019-03-09T20").unwrap()),
-        end: Some(hod_query::parse_time("2019-03-13T03").unwrap()),
-        bbox: Some("-3,51,0,55".parse().unwrap()),
-        ..Default::default()
-    };
-    let whole = rt.block_on(read(&store, &meta, &req)).unwrap();
     let mut w = ZarrWriter::new(out, &attrs(json!({"Conventions": "CF-1.6"})), 10_000);
-    rt.block_on(read_to(&store, &meta, &req, budget, &mut w)).unwrap();
-    whole
+    common::nc3_read_and_stream("zarr-streamed", budget, &mut w)
 }
 
 #[test]
