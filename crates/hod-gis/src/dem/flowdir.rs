@@ -136,6 +136,13 @@ impl Encoding {
 /// # Errors
 /// [`GisError::Invalid`] for grids of 2³² cells or more.
 pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
+    let mut dirs = steepest(dem)?;
+    flats::resolve(dem, &mut dirs);
+    Ok(dirs)
+}
+
+/// D8 directions with [`FLAT`] for cells without a lower neighbour that are not outlets.
+pub(crate) fn steepest(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
     let g = &dem.geom;
     check_size(g)?;
     let (rows, cols) = (g.rows, g.cols);
@@ -203,13 +210,11 @@ pub fn d8(dem: &Raster<f32>) -> Result<FlowDir, GisError> {
                 cells(r, out);
             }
         });
-    let mut dirs = Raster {
+    Ok(Raster {
         geom: g.clone(),
         data: dirs,
         nodata: None,
-    };
-    flats::resolve(dem, &mut dirs);
-    Ok(dirs)
+    })
 }
 
 #[cfg(test)]
