@@ -8,8 +8,9 @@
 //!
 //! Cell counts run on bands of rows in parallel, after Barnes 2017 (Parallel non-divergent flow
 //! accumulation for trillion cell digital elevation models on desktops or clusters.
-//! Environmental Modelling & Software 92, 202–212): each band counts in-degrees and walks its own
-//! rows, handing a flow that leaves the band to a list instead of following it; one pass then
+//! Environmental Modelling & Software 92, 202–212): each band counts its cells' in-degrees (from
+//! the neighbours' codes, so it writes only its own cells) and walks its own rows, handing a
+//! flow that leaves the band to a list instead of following it; one pass then
 //! adds those flows and walks on from every cell they complete. The in-degrees count every
 //! upstream cell, so a cell waiting for another band's flow stays unvisited until that pass, and
 //! each cell still passes its total on once, complete: integer counts are the same as in one
@@ -17,11 +18,11 @@
 //! on the number of threads.
 //!
 //! Memory: the result (4 bytes per cell for counts, 8 for areas) and one byte per cell of
-//! in-degree, plus at most 24 bytes per cell of a band's first and last rows for the receivers
-//! and flows handed between bands.
+//! in-degree, plus at most 16 bytes per cell of a band's first and last rows for the flows
+//! handed between bands.
 
 use super::area::cell_area_km2;
-use super::{DC, DR, FlowDir, NO_DATA, neighbour};
+use super::{DC, DR, FlowDir, NO_DATA, OUTLET, neighbour};
 use crate::{GisError, Raster};
 use rayon::prelude::*;
 use std::ops::AddAssign;
@@ -79,19 +80,12 @@ fn accumulate<T: Copy + AddAssign + Default + Send + Sync>(
     let band_cells = g.rows.div_ceil(bands) * g.cols;
     let mut indeg = vec![0u8; n];
     let mut acc = vec![T::default(); n];
-    let counted: Vec<(usize, Vec<usize>)> = indeg
+    let valid: usize = indeg
         .par_chunks_mut(band_cells)
         .zip(acc.par_chunks_mut(band_cells))
         .enumerate()
-        .map(|(b, (indeg, acc))| count_band(dirs, &off, b * band_cells, indeg, acc, &weight, nodata))
-        .collect();
-    let mut valid = 0;
-    for (v, across) in counted {
-        valid += v;
-        for j in across {
-            indeg[j] += 1;
-        }
-    }
+        .map(|(b, (indeg, acc))| count_band(dirs, b * band_cells, indeg, acc, &weight, nodata))
+        .sum();
     // Each band walks its own rows; flows into another band wait in its list.
     let walked: Vec<(usize, Vec<(usize, T)>)> = indeg
         .par_chunks_mut(band_cells)
@@ -131,56 +125,82 @@ fn accumulate<T: Copy + AddAssign + Default + Send + Sync>(
     Ok(acc)
 }
 
+/// Codes of the eight neighbours N, NE, E, SE, S, SW, W, NW when they drain into the cell.
+const OPPOSITE: [u8; 8] = [4, 5, 6, 7, 0, 1, 2, 3];
+
 /// Sets the in-degrees and weights of one band of rows (`indeg` and `acc` are its cells, from
-/// cell `base`): per cell, the number of upstream cells (at most 8), or SINK when its water
-/// leaves the grid (outlet, off the edge, into nodata), found here once by row and column so
-/// that the walk follows fixed index offsets. Returns the band's valid cells and the receivers
-/// in other bands, which the caller counts.
+/// cell `base`): per cell, the number of neighbours that drain into it (at most 8), or'd with
+/// SINK when its own water leaves the grid (outlet, off the edge, into nodata), found here once
+/// so that the walk follows fixed index offsets. Each cell reads its neighbours' codes (no
+/// writes outside the band), branch-free inside the grid so that the loop vectorises. Returns
+/// the band's valid cells.
 fn count_band<T: Copy>(
     dirs: &FlowDir,
-    off: &[isize; 8],
     base: usize,
     indeg: &mut [u8],
     acc: &mut [T],
     weight: &impl Fn(usize) -> T,
     nodata: T,
-) -> (usize, Vec<usize>) {
+) -> usize {
     let (g, d) = (&dirs.geom, &dirs.data);
     let (rows, cols) = (g.rows, g.cols);
-    let mut valid = 0;
-    let mut across = Vec::new();
     let r0 = base / cols;
-    for r in r0..r0 + indeg.len() / cols {
-        let interior_row = r > 0 && r + 1 < rows;
+    let mut valid = 0;
+    for (dr, (deg, acc)) in indeg.chunks_mut(cols).zip(acc.chunks_mut(cols)).enumerate() {
+        let r = r0 + dr;
         let w = weight(r);
-        for c in 0..cols {
-            let i = r * cols + c;
-            let i0 = i - base;
-            let k = d[i];
+        let mid = &d[r * cols..(r + 1) * cols];
+        valid += mid.iter().filter(|&&k| k != NO_DATA).count();
+        for (a, &k) in acc.iter_mut().zip(mid) {
+            *a = if k == NO_DATA { nodata } else { w };
+        }
+        // The outer ring (first and last row and column) with checked neighbours.
+        let ring = |c: usize| {
+            let k = mid[c];
             if k == NO_DATA {
-                acc[i0] = nodata;
-                indeg[i0] = DONE;
-                continue;
+                return DONE;
             }
-            valid += 1;
-            acc[i0] = w;
-            let j = if k >= 8 {
-                None
-            } else if interior_row && c > 0 && c + 1 < cols {
-                Some(i.wrapping_add_signed(off[k as usize]))
-            } else {
-                neighbour(g, r, c, k as usize)
-            };
-            match j.filter(|&j| d[j] != NO_DATA) {
-                Some(j) => match indeg.get_mut(j.wrapping_sub(base)) {
-                    Some(e) => *e += 1,
-                    None => across.push(j),
-                },
-                None => indeg[i0] |= SINK,
+            let into = (0..8)
+                .filter(|&dir| neighbour(g, r, c, dir).is_some_and(|n| d[n] == OPPOSITE[dir]))
+                .count() as u8;
+            let out = (k >= 8) || neighbour(g, r, c, usize::from(k)).is_none_or(|j| d[j] == NO_DATA);
+            into | if out { SINK } else { 0 }
+        };
+        if r == 0 || r + 1 == rows || cols < 3 {
+            for (c, e) in deg.iter_mut().enumerate() {
+                *e = ring(c);
             }
+            continue;
+        }
+        deg[0] = ring(0);
+        deg[cols - 1] = ring(cols - 1);
+        let n = cols - 2;
+        let (up, down) = (&d[(r - 1) * cols..r * cols], &d[(r + 1) * cols..(r + 2) * cols]);
+        // Neighbours of cells 1..cols-1, in direction order: N, NE, E, SE, S, SW, W, NW.
+        let nb: [&[u8]; 8] = [
+            &up[1..=n],
+            &up[2..n + 2],
+            &mid[2..n + 2],
+            &down[2..n + 2],
+            &down[1..=n],
+            &down[..n],
+            &mid[..n],
+            &up[..n],
+        ];
+        let centre = &mid[1..=n];
+        for (c, e) in deg[1..=n].iter_mut().enumerate() {
+            let k = centre[c];
+            let mut into = 0u8;
+            let mut out = u8::from(k >= OUTLET);
+            for dir in 0..8 {
+                let v = nb[dir][c];
+                into += u8::from(v == OPPOSITE[dir]);
+                out |= u8::from(k == dir as u8) & u8::from(v == NO_DATA);
+            }
+            *e = if k == NO_DATA { DONE } else { into | (out * SINK) };
         }
     }
-    (valid, across)
+    valid
 }
 
 /// Walks down from cell `base + start` of a band (`indeg` and `acc` are the band's cells) while
