@@ -42,7 +42,8 @@ impl Rows {
     }
 }
 
-/// `area` added `n` times, one cell at a time (a basin's km² summed cell by cell).
+/// `area` added `n` times, one cell at a time rather than `n × area`: where every cell has the
+/// same area (projected grids) the sum is then the same, to the bit, in any order of the cells.
 fn add_cells(km2: &mut f64, area: f64, n: u32) {
     for _ in 0..n {
         *km2 += area;
