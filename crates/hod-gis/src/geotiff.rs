@@ -2,12 +2,14 @@
 //!
 //! Reading goes through the same scanner and decoders as ingest (`hod_formats::geotiff`), so
 //! tiles, strips, deflate, LZW and predictors all work; only the first band of the
-//! full-resolution image is read.
+//! full-resolution image is read. Each strip, or row of tiles, is decoded on its own band of
+//! rows, in parallel.
 
 use crate::{GisError, GridGeometry, Raster};
 use hod_core::values::{place, to_f64};
 use hod_core::{ChunkLoc, Format};
 use hod_formats::{FormatError, ScanOptions, SliceSource, decode_chunk};
+use rayon::prelude::*;
 
 /// Reads the first band of a GeoTIFF held in `bytes`; nodata cells become NaN.
 ///
@@ -47,26 +49,50 @@ pub fn read(what: &str, bytes: &[u8]) -> Result<Raster<f64>, GisError> {
     }
     let (rows, cols) = (meta.shape[0] as usize, meta.shape[1] as usize);
     let mut data = vec![f64::NAN; rows * cols];
-    for chunk in &band.chunks {
-        let stored = match &chunk.loc {
-            ChunkLoc::Range { offset, length } => usize::try_from(*offset)
-                .ok()
-                .zip(usize::try_from(offset.saturating_add(*length)).ok())
-                .and_then(|(a, b)| bytes.get(a..b))
-                .ok_or_else(|| invalid(&format!("tile at byte {offset} (+{length}) is past the end")))?,
-            ChunkLoc::Inline(b) => b.as_slice(),
-        };
-        let decoded = decode_chunk(meta, stored).map_err(format_err)?;
-        place(
-            meta,
-            &chunk.index,
-            &to_f64(meta.dtype, meta.endian, &decoded),
-            &mut data,
-        );
-    }
     let nodata = meta.fill_value;
-    if let Some(nd) = nodata {
-        data.iter_mut().filter(|v| **v == nd).for_each(|v| *v = f64::NAN);
+    // Strips and rows of tiles each fill their own band of rows, so bands decode in parallel.
+    let band_rows = meta.chunks.first().map_or(rows, |&c| c as usize).max(1);
+    let mut bands: Vec<Vec<&hod_core::ChunkEntry>> = vec![Vec::new(); rows.div_ceil(band_rows)];
+    for chunk in &band.chunks {
+        if let Some(b) = chunk.index.first().and_then(|&i| bands.get_mut(i as usize)) {
+            b.push(chunk);
+        }
+    }
+    if !data.is_empty() {
+        data.par_chunks_mut(band_rows * cols)
+            .zip(bands)
+            .try_for_each(|(out, chunks)| {
+                // The band as an image of its own, its chunks in its first chunk row.
+                let mut band_meta = meta.clone();
+                band_meta.shape[0] = (out.len() / cols) as u64;
+                for chunk in chunks {
+                    let stored = match &chunk.loc {
+                        ChunkLoc::Range { offset, length } => usize::try_from(*offset)
+                            .ok()
+                            .zip(usize::try_from(offset.saturating_add(*length)).ok())
+                            .and_then(|(a, b)| bytes.get(a..b))
+                            .ok_or_else(|| {
+                                invalid(&format!("tile at byte {offset} (+{length}) is past the end"))
+                            })?,
+                        ChunkLoc::Inline(b) => b.as_slice(),
+                    };
+                    let decoded = decode_chunk(meta, stored).map_err(format_err)?;
+                    let mut index = chunk.index.clone();
+                    if let Some(row) = index.first_mut() {
+                        *row = 0;
+                    }
+                    place(
+                        &band_meta,
+                        &index,
+                        &to_f64(meta.dtype, meta.endian, &decoded),
+                        out,
+                    );
+                }
+                if let Some(nd) = nodata {
+                    out.iter_mut().filter(|v| **v == nd).for_each(|v| *v = f64::NAN);
+                }
+                Ok::<(), GisError>(())
+            })?;
     }
     Ok(Raster {
         geom: GridGeometry {

@@ -46,3 +46,22 @@ fn kriging_answer_header_is_cell_centres() {
 fn not_a_tiff_is_an_error() {
     assert!(geotiff::read("x", b"not a tiff at all").is_err());
 }
+
+#[test]
+fn tiles_with_partial_edges_and_strips_read_the_same_cells() {
+    // dem_cog.tif: the same cells as dem.tif (16 x 16 tiles) in 128 x 128 deflate tiles, the
+    // last row and column of tiles partial (rasterio reads both as equal arrays).
+    let dem = geotiff::read("dem.tif", &std::fs::read(data("dem/dem.tif")).unwrap()).unwrap();
+    let cog = geotiff::read("dem_cog.tif", &std::fs::read(data("dem/dem_cog.tif")).unwrap()).unwrap();
+    let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+    assert_eq!(cog.data.len(), dem.data.len());
+    assert!(same(&cog.data, &dem.data));
+    // Strips: our writer's, many of them (about 256 KiB each), the last one partial.
+    let mut big = dem.clone();
+    big.geom.rows = 359 * 3;
+    big.data = [dem.data.clone(), dem.data.clone(), dem.data.clone()].concat();
+    let mut file = std::io::Cursor::new(Vec::new());
+    geotiff::write("strips", &big, &mut file).unwrap();
+    let back = geotiff::read("strips", file.get_ref()).unwrap();
+    assert!(same(&back.data, &big.data));
+}

@@ -17,6 +17,8 @@ pub mod fill;
 pub mod flats;
 pub mod flowdir;
 pub mod polygonize;
+#[cfg(test)]
+mod random_dirs;
 pub mod snap;
 pub mod streams;
 
