@@ -15,16 +15,16 @@
 //!    flood from the perimeter cells that the spill raises.
 //!
 //! The flood inside a tile is Zhou, Sun & Fu's variant (2016, "An efficient variant of the
-//! Priority-Flood algorithm for filling depressions in raster digital elevation models",
-//! Computers & Geosciences 90, 87–96): cells raised inside a depression go through a plain
-//! queue (Barnes's Algorithm 2), and so do cells found higher than the cell that reached them
-//! (the "trace" of a slope): such a cell keeps its own elevation whatever is processed later,
-//! since it drains over its lower neighbour, so it needs the priority queue only when it has an
-//! unvisited lower neighbour, whose level may still come from elsewhere. Most cells of a DEM are
-//! on slopes, so most never enter the priority queue, which is a radix heap: levels only rise.
-//! The result is the unique filled surface (each cell at the lowest level over which it can
-//! drain to an outlet), the same as one Priority-Flood over the whole grid, bit for bit: every
-//! level is one of the input elevations, taken by comparisons only.
+//! Priority-Flood algorithm for filling depressions in raster digital elevation models", Computers
+//! & Geosciences 90, 87–96): cells raised inside a depression go through a plain stack (Barnes's
+//! Algorithm 2 uses a queue; within one level the order does not matter), and so do cells found
+//! higher than the cell that reached them (the "trace" of a slope): such a cell keeps its own
+//! elevation whatever is processed later, since it drains over its lower neighbour, so it needs the
+//! priority queue only when it has an unvisited lower neighbour, whose level may still come from
+//! elsewhere. Most cells of a DEM are on slopes, so most never enter the priority queue, which is a
+//! radix heap: levels only rise. The result is the unique filled surface (each cell at the lowest
+//! level over which it can drain to an outlet), the same as one Priority-Flood over the whole grid,
+//! bit for bit: every level is one of the input elevations, taken by comparisons only.
 //!
 //! The grid edge and nodata cells are outlets. Memory: the DEM itself (filled in place), one bit
 //! per cell of the tiles the first step raised anything in, the elevations and labels of the
@@ -40,7 +40,7 @@ use crate::{GisError, Raster};
 use rayon::prelude::*;
 use tile::{Halo, Scratch, Tile};
 
-/// Side of the square tiles, in cells: a tile's buffers (≈ 0.5 MB) stay in a core's cache.
+/// Side of the square tiles, in cells: a tile's buffers (≈ 0.6 MB) stay in a core's cache.
 const TILE: usize = 256;
 
 /// What filling changed.

@@ -213,13 +213,18 @@ impl Scratch {
             raised: bits,
             ..
         } = self;
-        // Two labels meet where `i` touches `n`.
+        // Two labels meet where `i` touches `n`; the same two meet again mostly next to it, so
+        // one entry keeps the lower level.
         let mut meet = |z: &[f32], label: &[u32], i: usize, n: usize| {
             let (a, b) = (label[i].min(label[n]), label[i].max(label[n]));
-            edges.push((
+            let e = (
                 u64::from(a) << 32 | u64::from(b),
                 sortable(z[i]).max(sortable(z[n])),
-            ));
+            );
+            match edges.last_mut() {
+                Some(last) if last.0 == e.0 => last.1 = last.1.min(e.1),
+                _ => edges.push(e),
+            }
         };
         let mut raised = 0;
         loop {
@@ -322,12 +327,14 @@ pub(super) fn label(rows: &mut [&mut [f32]], t: Tile, halo: &Halo, s: &mut Scrat
     s.seed(&t);
     let raised_cells = s.flood(t.stride());
     s.store(&t, rows);
-    let mut edges = std::mem::take(&mut s.edges);
     for &o in &s.outlets {
-        edges.push((u64::from(s.label[o as usize]), sortable(s.z[o as usize])));
+        s.edges
+            .push((u64::from(s.label[o as usize]), sortable(s.z[o as usize])));
     }
-    edges.sort_unstable();
-    edges.dedup_by_key(|e| e.0);
+    s.edges.sort_unstable();
+    s.edges.dedup_by_key(|e| e.0);
+    // A copy of the few left, not the buffer sized for all the meetings.
+    let edges = s.edges.clone();
     let side =
         |cells: &mut dyn Iterator<Item = (usize, usize)>| cells.map(|(r, c)| s.label[t.at(r, c)]).collect();
     let sides = [
