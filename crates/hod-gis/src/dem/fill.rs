@@ -93,7 +93,7 @@ fn fill_in_tiles(dem: &mut Raster<f32>, side: usize) -> Result<FillStats, GisErr
         })
         .collect();
     let z = &mut dem.data;
-    // The elevations of each tile's sides (which the first pass does not change): the halo of
+    // The elevations of each tile's sides (which the first step does not change): the halo of
     // the tiles around it, and the levels at which water crosses tile borders.
     let values: Vec<[Vec<f32>; 4]> = tiles
         .par_iter()
@@ -120,9 +120,9 @@ fn fill_in_tiles(dem: &mut Raster<f32>, side: usize) -> Result<FillStats, GisErr
             let (r, c) = (tr.checked_add_signed(dr)?, tc.checked_add_signed(dc)?);
             (r < tile_rows && c < tile_cols).then(|| &values[r * tile_cols + c])
         };
-        let corner = |dr, dc, side: usize, first: bool| {
+        let corner = |dr, dc, edge: usize, first: bool| {
             at(dr, dc)
-                .and_then(|v| if first { v[side].first() } else { v[side].last() })
+                .and_then(|v| if first { v[edge].first() } else { v[edge].last() })
                 .copied()
                 .unwrap_or(f32::NAN)
         };
