@@ -53,44 +53,6 @@ pub(crate) fn downstream(geom: &GridGeometry, i: usize, code: u8) -> Option<usiz
     neighbour(geom, i / geom.cols, i % geom.cols, code as usize)
 }
 
-/// The neighbours of cell `i` (row-major, `cols` wide, `rows` high): fixed index offsets inside,
-/// checked offsets on the outer ring.
-pub(crate) struct Neighbours {
-    rows: usize,
-    cols: usize,
-    off: [isize; 8],
-}
-
-impl Neighbours {
-    pub(crate) fn new(rows: usize, cols: usize) -> Neighbours {
-        Neighbours {
-            rows,
-            cols,
-            off: std::array::from_fn(|k| DR[k] * cols as isize + DC[k]),
-        }
-    }
-
-    /// Calls `f(n)` for each neighbour `n` of `i` inside the grid.
-    #[inline(always)]
-    pub(crate) fn each(&self, i: usize, mut f: impl FnMut(usize)) {
-        let (r, c) = (i / self.cols, i % self.cols);
-        if r > 0 && c > 0 && r + 1 < self.rows && c + 1 < self.cols {
-            for o in self.off {
-                f(i.wrapping_add_signed(o));
-            }
-        } else {
-            for k in 0..8 {
-                if let (Some(nr), Some(nc)) = (r.checked_add_signed(DR[k]), c.checked_add_signed(DC[k]))
-                    && nr < self.rows
-                    && nc < self.cols
-                {
-                    f(nr * self.cols + nc);
-                }
-            }
-        }
-    }
-}
-
 /// Refuses grids whose cell indices do not fit the `u32` index buffers.
 pub(crate) fn check_size(geom: &GridGeometry) -> Result<(), GisError> {
     if geom.len() >= u32::MAX as usize {
