@@ -4,24 +4,29 @@ use crate::{ArrayMeta, DType, Endian};
 
 /// Converts decoded chunk bytes (`dtype`, `endian`) to `f64`.
 pub fn to_f64(dtype: DType, endian: Endian, bytes: &[u8]) -> Vec<f64> {
+    let mut out = vec![0.0; bytes.len() / dtype.size().max(1)];
+    to_f64_into(dtype, endian, bytes, &mut out);
+    out
+}
+
+/// Converts decoded bytes (`dtype`, `endian`) to `f64` in place of `out`'s first elements (as
+/// many as both hold): a run of a chunk straight into its place in a larger array.
+pub fn to_f64_into(dtype: DType, endian: Endian, bytes: &[u8], out: &mut [f64]) {
     macro_rules! conv {
         ($t:ty, $n:expr) => {
-            bytes
-                .chunks_exact($n)
-                .map(|b| {
-                    let mut a = [0u8; $n];
-                    a.copy_from_slice(b);
-                    (match endian {
-                        Endian::Little => <$t>::from_le_bytes(a),
-                        Endian::Big => <$t>::from_be_bytes(a),
-                    }) as f64
-                })
-                .collect()
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact($n)) {
+                let mut a = [0u8; $n];
+                a.copy_from_slice(b);
+                *o = (match endian {
+                    Endian::Little => <$t>::from_le_bytes(a),
+                    Endian::Big => <$t>::from_be_bytes(a),
+                }) as f64;
+            }
         };
     }
     match dtype {
-        DType::Bool | DType::U8 => bytes.iter().map(|&b| b as f64).collect(),
-        DType::I8 => bytes.iter().map(|&b| b as i8 as f64).collect(),
+        DType::Bool | DType::U8 => out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = b as f64),
+        DType::I8 => out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = b as i8 as f64),
         DType::I16 => conv!(i16, 2),
         DType::U16 => conv!(u16, 2),
         DType::I32 => conv!(i32, 4),

@@ -2,6 +2,7 @@
 
 use crate::FormatError;
 use hod_core::{ArrayMeta, Codec};
+use std::borrow::Cow;
 use std::io::Read;
 
 /// Decodes one chunk's stored bytes into its elements: C order, `meta.endian`, exactly
@@ -10,16 +11,26 @@ use std::io::Read;
 /// # Errors
 /// [`FormatError::Decode`] naming the codec that failed.
 pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let mut buf = stored.to_vec();
+    decode_chunk_cow(meta, stored).map(Cow::into_owned)
+}
+
+/// [`decode_chunk`] that borrows `stored` when it already is the chunk's elements (no codec, the
+/// right length), so uncompressed chunks are not copied.
+///
+/// # Errors
+/// As [`decode_chunk`].
+pub fn decode_chunk_cow<'a>(meta: &ArrayMeta, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, FormatError> {
+    let want = meta.chunk_bytes();
+    let mut buf = Cow::Borrowed(stored);
     for codec in &meta.codecs {
-        buf = match codec {
-            Codec::Zlib => inflate(&buf)?,
+        buf = Cow::Owned(match codec {
+            Codec::Zlib => inflate(&buf, want)?,
             Codec::Shuffle { element_size } => unshuffle(&buf, *element_size),
             tiff
             @ (Codec::Lzw | Codec::HorizontalPredictor { .. } | Codec::FloatingPointPredictor { .. }) => {
-                crate::geotiff::decode_step(tiff, buf, meta)?
+                crate::geotiff::decode_step(tiff, buf.into_owned(), meta)?
             }
-            Codec::Fletcher32 => crate::hdf5::fletcher32(buf)?,
+            Codec::Fletcher32 => crate::hdf5::fletcher32(buf.into_owned())?,
             Codec::Grib { edition } => crate::grib::decode(*edition, &buf)?
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
@@ -27,32 +38,48 @@ pub fn decode_chunk(meta: &ArrayMeta, stored: &[u8]) -> Result<Vec<u8>, FormatEr
             Codec::Gzip => gunzip(&buf)?,
             Codec::Zstd => unzstd(&buf)?,
             Codec::Blosc => crate::blosc::decode(&buf)?,
-            Codec::Crc32c => check_crc32c(buf)?,
+            Codec::Crc32c => check_crc32c(buf.into_owned())?,
             Codec::Transpose { order } => untranspose(&buf, order, meta)?,
             other => {
                 return Err(FormatError::Decode(format!(
                     "codec {other:?} not implemented yet"
                 )));
             }
-        };
+        });
     }
-    let want = meta.chunk_bytes();
     if buf.len() > want {
         return Err(FormatError::Decode(format!(
             "chunk decodes to {} bytes, expected {want}",
             buf.len()
         )));
     }
-    buf.resize(want, 0);
+    if buf.len() < want {
+        buf.to_mut().resize(want, 0);
+    }
     Ok(buf)
 }
 
-fn inflate(data: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::with_capacity(data.len() * 4);
-    flate2::read::ZlibDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|e| FormatError::Decode(format!("zlib: {e}")))?;
-    Ok(out)
+/// Inflates one zlib stream into a buffer sized for the `expected` output up front (one
+/// allocation, no intermediate copy); a longer output grows it. A stream cut short gives what
+/// it holds, as reading it to the end would.
+fn inflate(data: &[u8], expected: usize) -> Result<Vec<u8>, FormatError> {
+    let mut z = flate2::Decompress::new(true);
+    let mut out = Vec::with_capacity(expected.max(64));
+    loop {
+        let (seen, made) = (z.total_in(), z.total_out());
+        let rest = data.get(seen as usize..).unwrap_or_default();
+        let status = z
+            .decompress_vec(rest, &mut out, flate2::FlushDecompress::Finish)
+            .map_err(|e| FormatError::Decode(format!("zlib: {e}")))?;
+        if status == flate2::Status::StreamEnd {
+            return Ok(out);
+        }
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity());
+        } else if z.total_in() == seen && z.total_out() == made {
+            return Ok(out);
+        }
+    }
 }
 
 fn gunzip(data: &[u8]) -> Result<Vec<u8>, FormatError> {
@@ -186,14 +213,42 @@ pub(crate) fn unshuffle(data: &[u8], size: usize) -> Vec<u8> {
     }
     let n = data.len() / size;
     let mut out = vec![0; data.len()];
-    for (k, plane) in data[..n * size].chunks_exact(n).enumerate() {
-        for (i, &b) in plane.iter().enumerate() {
-            out[i * size + k] = b;
+    let (whole, tail) = out.split_at_mut(n * size);
+    // Common element sizes gather one whole element at a time (a loop the compiler unrolls).
+    match size {
+        2 => gather::<2>(data, whole),
+        4 => {
+            // float32, the usual case: a zip of the four planes, free of bounds checks.
+            let (p0, rest) = data.split_at(n);
+            let (p1, rest) = rest.split_at(n);
+            let (p2, p3) = rest.split_at(n);
+            for ((((o, a), b), c), d) in whole.chunks_exact_mut(4).zip(p0).zip(p1).zip(p2).zip(p3) {
+                o.copy_from_slice(&[*a, *b, *c, *d]);
+            }
+        }
+        8 => gather::<8>(data, whole),
+        _ => {
+            for (k, plane) in data[..n * size].chunks_exact(n).enumerate() {
+                for (i, &b) in plane.iter().enumerate() {
+                    whole[i * size + k] = b;
+                }
+            }
         }
     }
     // Trailing bytes that do not fill an element are stored unshuffled.
-    out[n * size..].copy_from_slice(&data[n * size..]);
+    tail.copy_from_slice(&data[n * size..]);
     out
+}
+
+/// [`unshuffle`] of `out.len() / S` elements of `S` bytes.
+fn gather<const S: usize>(data: &[u8], out: &mut [u8]) {
+    let n = out.len() / S;
+    let planes: [&[u8]; S] = std::array::from_fn(|k| &data[k * n..(k + 1) * n]);
+    for (i, elem) in out.chunks_exact_mut(S).enumerate() {
+        for (b, plane) in elem.iter_mut().zip(&planes) {
+            *b = plane[i];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +284,40 @@ mod tests {
         // Two 4-byte elements [1,2,3,4] and [5,6,7,8], shuffled into planes.
         let shuffled = [1, 5, 2, 6, 3, 7, 4, 8];
         assert_eq!(unshuffle(&shuffled, 4), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn unshuffle_matches_the_plane_definition_for_every_size() {
+        // Element sizes with and without a fast path, with trailing bytes that fill no element.
+        for size in 1..=9 {
+            for len in [0, size - 1, size * 7, size * 7 + size / 2, size * 64 + 1] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
+                let n = len / size;
+                let mut want = data.clone();
+                for k in 0..size.min(len) {
+                    for i in 0..n {
+                        want[i * size + k] = data[k * n + i];
+                    }
+                }
+                assert_eq!(unshuffle(&data, size), want, "size {size}, {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn inflate_grows_past_a_short_hint_and_stops_at_the_stream_end() {
+        use std::io::Write;
+        let raw: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&raw).unwrap();
+        let mut stored = e.finish().unwrap();
+        for hint in [0, 100, raw.len(), raw.len() * 3] {
+            assert_eq!(inflate(&stored, hint).unwrap(), raw, "hint {hint}");
+        }
+        // Bytes after the stream are ignored; a stream cut short gives what it holds.
+        stored.extend_from_slice(b"trailing");
+        assert_eq!(inflate(&stored, raw.len()).unwrap(), raw);
+        let cut = inflate(&stored[..stored.len() / 2], raw.len()).unwrap();
+        assert!(!cut.is_empty() && raw.starts_with(&cut));
     }
 }

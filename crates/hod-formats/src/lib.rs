@@ -24,7 +24,7 @@ pub mod hdf5;
 pub mod netcdf3;
 mod source;
 
-pub use codecs::decode_chunk;
+pub use codecs::{decode_chunk, decode_chunk_cow};
 pub use encode::encode_chunk;
 pub use error::FormatError;
 pub use hod_core::{Format, ReadAt, ScannedFile};

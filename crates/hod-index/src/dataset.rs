@@ -8,7 +8,7 @@ use crate::values::{place, to_f64};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use hod_core::{ArrayMeta, ChunkLoc, ReadAt, ScannedFile};
-use hod_formats::{FileSource, ScanOptions, decode_chunk};
+use hod_formats::{FileSource, ScanOptions, decode_chunk, decode_chunk_cow};
 use hod_store::{ObjectReader, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -198,7 +198,7 @@ pub fn decode_values(
     stored: &[u8],
     packing: Option<&Packing>,
 ) -> Result<Vec<f64>, IndexError> {
-    let raw = decode_chunk(array, stored).map_err(|error| IndexError::Format {
+    let raw = decode_chunk_cow(array, stored).map_err(|error| IndexError::Format {
         url: url.to_string(),
         error,
     })?;

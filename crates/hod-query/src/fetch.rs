@@ -3,22 +3,45 @@
 //! The block's chunks are grouped by source object and each group is fetched with one
 //! [`hod_store::Store::get_ranges`] call, which merges neighbouring byte ranges into fewer requests
 //! and retries transient failures (on S3, object_store's own HTTP retries come first). Up to
-//! [`OBJECTS`] objects are fetched at once; each object's chunks are decoded in parallel (rayon)
-//! within one blocking task as soon as its bytes arrive, then copied into the block.
+//! [`OBJECTS`] remote objects are fetched at once (local ones: as many as cores). Fetched chunks
+//! are decoded in batches of about [`DECODE_BATCH`] stored bytes, each batch in parallel (rayon)
+//! on one blocking task started as soon as the batch is complete (few hand-overs to the blocking
+//! pool, while fetching goes on). Decoding stops at the chunk's elements (bytes; uncompressed
+//! chunks are not copied at all): only the selected elements are converted to `f64`, unpacked
+//! and written, straight into the block.
 
 use crate::QueryError;
 use crate::plan::{Job, Picks, VarPlan};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use hod_core::ArrayMeta;
 use hod_core::ChunkLoc;
+use hod_core::values::to_f64_into;
+use hod_formats::decode_chunk_cow;
 use hod_index::manifest::Packing;
-use hod_index::{IndexError, Objects, decode_values};
+use hod_index::{IndexError, Objects, unpack};
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 
-/// Source objects fetched at once (each `get_ranges` call runs its own requests concurrently).
+/// Remote source objects fetched at once (each `get_ranges` call runs its own requests
+/// concurrently); local ones, as many as there are cores.
 const OBJECTS: usize = 8;
+
+/// Stored bytes decoded by one blocking task: many small chunks share one hand-over, big ones
+/// still overlap their decoding with the fetching of the next.
+const DECODE_BATCH: usize = 8 << 20;
+
+/// One chunk of a block: its id, source, packing and bytes (stored, then decoded elements).
+struct Chunk {
+    id: Vec<u64>,
+    url: Arc<str>,
+    bytes: Bytes,
+    packing: Packing,
+}
 
 /// The values of output rows `rows` of a variable, C order, NaN where no chunk holds data or the
 /// polygon leaves a cell out.
@@ -59,12 +82,38 @@ pub(crate) async fn read_rows(
         groups.entry(job.url.as_str()).or_default().push(job);
     }
     let chunk_shape: Vec<usize> = plan.array.chunks.iter().map(|&c| c as usize).collect();
-    let mut decoded = futures::stream::iter(groups)
-        .map(|(url, jobs)| fetch_and_decode(objects, plan, url, jobs))
-        .buffer_unordered(OBJECTS);
-    while let Some(batch) = decoded.try_next().await? {
-        for (id, chunk) in batch {
-            copy(&picks, &id, &chunk_shape, &shape, &chunk, &mut out);
+    // Local files gain nothing from more reads at once than cores, and each read in flight holds
+    // a thread of the blocking pool (started afresh when none is idle).
+    let local = groups
+        .keys()
+        .find(|u| !u.is_empty())
+        .is_some_and(|u| objects.locate(u).is_ok_and(|(s, _)| s.is_local()));
+    let at_once = if local {
+        rayon::current_num_threads().clamp(1, OBJECTS)
+    } else {
+        OBJECTS
+    };
+    let mut fetched = futures::stream::iter(groups)
+        .map(|(url, jobs)| fetch(objects, url, jobs))
+        .buffer_unordered(at_once);
+    let (mut decoding, mut batch, mut size) = (Vec::new(), Vec::new(), 0);
+    while let Some(chunks) = fetched.try_next().await? {
+        size += chunks.iter().map(|c| c.bytes.len()).sum::<usize>();
+        batch.extend(chunks);
+        if size >= DECODE_BATCH {
+            decoding.push(decode(&plan.array, std::mem::take(&mut batch)));
+            size = 0;
+        }
+    }
+    if !batch.is_empty() {
+        decoding.push(decode(&plan.array, batch));
+    }
+    for task in decoding {
+        let chunks = task
+            .await
+            .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))??;
+        for chunk in chunks {
+            copy(&picks, &chunk_shape, &shape, &plan.array, &chunk, &mut out);
         }
     }
     if let Some((inside, yd, xd)) = &plan.inside {
@@ -97,14 +146,8 @@ fn mask(values: &mut [f64], shape: &[usize], row0: usize, inside: &[Vec<bool>], 
     }
 }
 
-/// Fetches the chunks of one source object (one coalescing `get_ranges` call) and decodes them in
-/// parallel on one blocking task: one hand-over to the blocking pool per object, not per chunk.
-async fn fetch_and_decode(
-    objects: &Objects,
-    plan: &VarPlan,
-    url: &str,
-    jobs: Vec<&Job>,
-) -> Result<Vec<(Vec<u64>, Vec<f64>)>, QueryError> {
+/// Fetches the chunks of one source object with one coalescing `get_ranges` call.
+async fn fetch(objects: &Objects, url: &str, jobs: Vec<&Job>) -> Result<Vec<Chunk>, QueryError> {
     let ranges: Vec<Range<u64>> = jobs
         .iter()
         .filter_map(|j| match j.loc {
@@ -119,70 +162,126 @@ async fn fetch_and_decode(
         store.get_ranges(&key, &ranges).await.map_err(IndexError::from)?
     }
     .into_iter();
-    let work: Vec<(Vec<u64>, Bytes, Packing)> = jobs
+    let url: Arc<str> = url.into();
+    Ok(jobs
         .into_iter()
-        .map(|j| {
-            let bytes = match &j.loc {
+        .map(|j| Chunk {
+            id: j.id.clone(),
+            url: url.clone(),
+            bytes: match &j.loc {
                 ChunkLoc::Range { .. } => fetched.next().unwrap_or_default(),
                 ChunkLoc::Inline(b) => Bytes::from(b.clone()),
-            };
-            (j.id.clone(), bytes, j.packing.clone())
+            },
+            packing: j.packing.clone(),
         })
-        .collect();
-    let (array, url) = (plan.array.clone(), url.to_string());
+        .collect())
+}
+
+/// Decodes a batch of chunks in parallel on one blocking task, to their elements' bytes (C order,
+/// the array's dtype and byte order).
+fn decode(array: &ArrayMeta, batch: Vec<Chunk>) -> JoinHandle<Result<Vec<Chunk>, QueryError>> {
+    let array = array.clone();
     tokio::task::spawn_blocking(move || {
-        work.into_par_iter()
-            .map(|(id, bytes, packing)| -> Result<_, QueryError> {
-                Ok((id, decode_values(&array, &url, &bytes, Some(&packing))?))
+        batch
+            .into_par_iter()
+            .map(|c| {
+                let owned = match decode_chunk_cow(&array, &c.bytes) {
+                    Ok(Cow::Borrowed(_)) => None,
+                    Ok(Cow::Owned(v)) => Some(v),
+                    Err(error) => {
+                        return Err(IndexError::Format {
+                            url: c.url.to_string(),
+                            error,
+                        }
+                        .into());
+                    }
+                };
+                Ok(match owned {
+                    Some(v) => Chunk {
+                        bytes: Bytes::from(v),
+                        ..c
+                    },
+                    None => c,
+                })
             })
             .collect()
     })
-    .await
-    .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))?
 }
 
-/// Copies the selected elements of one decoded chunk into the output.
+/// Converts the selected elements of one decoded chunk to `f64`, unpacks them (fill and missing
+/// values → NaN, scale and offset) and writes them into the output: along the last dimension,
+/// runs of consecutive positions (in both the chunk and the output) go as one slice.
 fn copy(
     picks: &[&Picks],
-    id: &[u64],
     chunk_shape: &[usize],
     out_shape: &[usize],
-    chunk: &[f64],
+    array: &ArrayMeta,
+    chunk: &Chunk,
     out: &mut [f64],
 ) {
-    let lists: Vec<&Vec<(usize, usize)>> = match picks.iter().zip(id).map(|(m, i)| m.get(i)).collect() {
+    let lists: Vec<&Vec<(usize, usize)>> = match picks.iter().zip(&chunk.id).map(|(m, i)| m.get(i)).collect()
+    {
         Some(l) => l,
         None => return,
     };
-    let rank = lists.len();
-    if rank == 0 {
-        if let (Some(o), Some(c)) = (out.first_mut(), chunk.first()) {
-            *o = *c;
+    let size = array.dtype.size().max(1);
+    let elems = chunk.bytes.len() / size;
+    // `n` elements from chunk position `c` to output position `o`; elements past either end are
+    // skipped.
+    let mut put = |o: usize, c: usize, n: usize| {
+        let n = n.min(out.len().saturating_sub(o)).min(elems.saturating_sub(c));
+        if n > 0 {
+            let dst = &mut out[o..o + n];
+            to_f64_into(
+                array.dtype,
+                array.endian,
+                &chunk.bytes[c * size..(c + n) * size],
+                dst,
+            );
+            unpack(dst, &chunk.packing);
         }
+    };
+    let Some((last, outer)) = lists.split_last() else {
+        put(0, 0, 1);
         return;
-    }
-    let mut pos = vec![0usize; rank];
+    };
+    let runs = runs(last);
+    let (out_row, chunk_row) = (out_shape[outer.len()], chunk_shape[outer.len()]);
+    let mut pos = vec![0usize; outer.len()];
     loop {
         let (mut o, mut c) = (0usize, 0usize);
-        for d in 0..rank {
-            let (op, cp) = lists[d][pos[d]];
+        for d in 0..outer.len() {
+            let (op, cp) = outer[d][pos[d]];
             o = o * out_shape[d] + op;
             c = c * chunk_shape[d] + cp;
         }
-        if let (Some(slot), Some(v)) = (out.get_mut(o), chunk.get(c)) {
-            *slot = *v;
+        for &(op, cp, n) in &runs {
+            put(o * out_row + op, c * chunk_row + cp, n);
         }
-        let mut d = rank;
+        let mut d = outer.len();
         loop {
             if d == 0 {
                 return;
             }
             d -= 1;
             pos[d] += 1;
-            if pos[d] < lists[d].len() {
+            if pos[d] < outer[d].len() {
                 break;
             }
             pos[d] = 0;
         }
     }
+}
+
+/// `(output position, chunk position)` pairs grouped into `(output start, chunk start, length)`
+/// runs where both advance by one.
+fn runs(pairs: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
+    let mut out: Vec<(usize, usize, usize)> = Vec::new();
+    for &(o, c) in pairs {
+        match out.last_mut() {
+            Some((o0, c0, n)) if *o0 + *n == o && *c0 + *n == c => *n += 1,
+            _ => out.push((o, c, 1)),
+        }
+    }
+    out
 }
