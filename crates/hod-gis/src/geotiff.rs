@@ -66,16 +66,7 @@ pub fn read(what: &str, bytes: &[u8]) -> Result<Raster<f64>, GisError> {
                 let mut band_meta = meta.clone();
                 band_meta.shape[0] = (out.len() / cols) as u64;
                 for chunk in chunks {
-                    let stored = match &chunk.loc {
-                        ChunkLoc::Range { offset, length } => usize::try_from(*offset)
-                            .ok()
-                            .zip(usize::try_from(offset.saturating_add(*length)).ok())
-                            .and_then(|(a, b)| bytes.get(a..b))
-                            .ok_or_else(|| {
-                                invalid(&format!("tile at byte {offset} (+{length}) is past the end"))
-                            })?,
-                        ChunkLoc::Inline(b) => b.as_slice(),
-                    };
+                    let stored = stored(bytes, chunk).map_err(|m| invalid(&m))?;
                     let decoded = decode_chunk(meta, stored).map_err(format_err)?;
                     let mut index = chunk.index.clone();
                     if let Some(row) = index.first_mut() {
@@ -107,6 +98,18 @@ pub fn read(what: &str, bytes: &[u8]) -> Result<Raster<f64>, GisError> {
         data,
         nodata,
     })
+}
+
+/// The stored bytes of `chunk` in the file `bytes`, or what is wrong with its byte range.
+fn stored<'a>(bytes: &'a [u8], chunk: &'a hod_core::ChunkEntry) -> Result<&'a [u8], String> {
+    match &chunk.loc {
+        ChunkLoc::Range { offset, length } => usize::try_from(*offset)
+            .ok()
+            .zip(usize::try_from(offset.saturating_add(*length)).ok())
+            .and_then(|(a, b)| bytes.get(a..b))
+            .ok_or_else(|| format!("tile at byte {offset} (+{length}) is past the end")),
+        ChunkLoc::Inline(b) => Ok(b.as_slice()),
+    }
 }
 
 /// Sample types [`write`] can store: `u8`, `i16`, `u32`, `f32`, `f64`.

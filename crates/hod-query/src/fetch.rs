@@ -184,25 +184,17 @@ fn decode(array: &ArrayMeta, batch: Vec<Chunk>) -> JoinHandle<Result<Vec<Chunk>,
     tokio::task::spawn_blocking(move || {
         batch
             .into_par_iter()
-            .map(|c| {
-                let owned = match decode_chunk_cow(&array, &c.bytes) {
-                    Ok(Cow::Borrowed(_)) => None,
-                    Ok(Cow::Owned(v)) => Some(v),
-                    Err(error) => {
-                        return Err(IndexError::Format {
-                            url: c.url.to_string(),
-                            error,
-                        }
-                        .into());
-                    }
-                };
-                Ok(match owned {
-                    Some(v) => Chunk {
-                        bytes: Bytes::from(v),
-                        ..c
-                    },
-                    None => c,
-                })
+            .map(|c| match decode_chunk_cow(&array, &c.bytes) {
+                Ok(Cow::Borrowed(_)) => Ok(c),
+                Ok(Cow::Owned(v)) => Ok(Chunk {
+                    bytes: Bytes::from(v),
+                    ..c
+                }),
+                Err(error) => Err(IndexError::Format {
+                    url: c.url.to_string(),
+                    error,
+                }
+                .into()),
             })
             .collect()
     })

@@ -250,7 +250,6 @@ mod tests {
     use super::super::flowdir::{d8, steepest};
     use super::super::{BitSet, fill};
     use super::*;
-    use crate::GridGeometry;
     use hod_testkit::rng::Lcg;
 
     /// Barnes et al.'s masks as first written here (full levels, `2 × towards + (height −
@@ -344,20 +343,7 @@ mod tests {
             for _ in 0..rng.next(4) {
                 data[rng.next((rows * cols) as u64) as usize] = f32::NAN;
             }
-            let geom = GridGeometry {
-                cols,
-                rows,
-                x0: 0.0,
-                y0: rows as f64,
-                dx: 1.0,
-                dy: 1.0,
-                crs: None,
-            };
-            let mut dem = Raster {
-                geom,
-                data,
-                nodata: None,
-            };
+            let mut dem = Raster::unit(rows, cols, data);
             // Unfilled (pits and flats without outlet) and filled (large flats).
             for filled in [false, true] {
                 if filled {
@@ -381,20 +367,7 @@ mod tests {
             9., 5., 5., 5., 5., 5., 9.,
             9., 9., 9., 9., 9., 9., 9.,
         ];
-        let geom = GridGeometry {
-            cols: 7,
-            rows: 5,
-            x0: 0.0,
-            y0: 5.0,
-            dx: 1.0,
-            dy: 1.0,
-            crs: None,
-        };
-        let dem = Raster {
-            geom,
-            data,
-            nodata: None,
-        };
+        let dem = Raster::unit(5, 7, data);
         let dirs = d8(&dem).unwrap();
         // The cell beside the gap drains east into it.
         assert_eq!(dirs.data[2 * 7 + 5], 2);

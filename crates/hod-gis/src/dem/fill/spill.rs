@@ -69,28 +69,27 @@ pub(super) fn levels(
             border(k, 1, below, 0);
         }
     }
-    // Corners: the bottom right and bottom left cells of each tile with the tiles diagonally
-    // below.
+    // Corners: the bottom right and bottom left cells of each tile with the top left and top
+    // right cells of the tiles diagonally below.
     for (k, g) in graphs.iter().enumerate() {
         let (tc, below) = (k % tile_cols, k + tile_cols);
         if below >= tiles.len() {
             continue;
         }
-        let (bottom, v) = (&g.sides[1], &values[k][1]);
-        if tc + 1 < tile_cols {
-            let (gu, vu) = (&graphs[below + 1], &values[below + 1]);
-            if let (Some(&l), Some(&z), Some(&m), Some(&y)) =
-                (bottom.last(), v.last(), gu.sides[0].first(), vu[0].first())
-            {
-                cross(k, l, z, below + 1, m, y);
-            }
-        }
-        if tc > 0 {
-            let (gu, vu) = (&graphs[below - 1], &values[below - 1]);
-            if let (Some(&l), Some(&z), Some(&m), Some(&y)) =
-                (bottom.first(), v.first(), gu.sides[0].last(), vu[0].last())
-            {
-                cross(k, l, z, below - 1, m, y);
+        let last = |side: &[u32]| side.len().saturating_sub(1);
+        let diagonals = [
+            (tc + 1 < tile_cols).then(|| (last(&g.sides[1]), below + 1, 0)),
+            (tc > 0).then(|| (0, below - 1, last(&graphs[below - 1].sides[0]))),
+        ];
+        for (j, kb, m) in diagonals.into_iter().flatten() {
+            let (gb, vb) = (&graphs[kb], &values[kb]);
+            if let (Some(&l), Some(&z), Some(&lb), Some(&zb)) = (
+                g.sides[1].get(j),
+                values[k][1].get(j),
+                gb.sides[0].get(m),
+                vb[0].get(m),
+            ) {
+                cross(k, l, z, kb, lb, zb);
             }
         }
     }

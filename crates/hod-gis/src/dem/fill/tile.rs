@@ -5,7 +5,7 @@
 
 use super::radix_heap::RadixHeap;
 use super::{sortable, unsortable};
-use crate::dem::{DC, DR};
+use crate::dem::{BitSet, DC, DR};
 
 /// Label of a cell the flood never enters: the halo and nodata.
 pub(super) const CLOSED: u32 = u32::MAX;
@@ -51,7 +51,7 @@ pub(super) struct TileGraph {
     /// Labels of the top row, bottom row, left column and right column ([`CLOSED`]: nodata).
     pub(super) sides: [Vec<u32>; 4],
     /// Cells raised (one bit per buffer cell; empty when none was).
-    raised: Vec<u64>,
+    raised: BitSet,
     /// How many.
     pub(super) raised_cells: u64,
 }
@@ -90,7 +90,7 @@ pub(super) struct Scratch {
     outlets: Vec<u32>,
     edges: Vec<(u64, u32)>,
     next: u32,
-    raised: Vec<u64>,
+    raised: BitSet,
 }
 
 impl Scratch {
@@ -104,7 +104,7 @@ impl Scratch {
             outlets: Vec::new(),
             edges: Vec::new(),
             next: 0,
-            raised: Vec::new(),
+            raised: BitSet::new(0),
         }
     }
 
@@ -118,8 +118,7 @@ impl Scratch {
         self.outlets.clear();
         self.edges.clear();
         self.next = 0;
-        self.raised.clear();
-        self.raised.resize(n.div_ceil(64), 0);
+        self.raised = BitSet::new(n);
     }
 
     /// Copies the tile's rows and its halo in; the tile's cells are open unless nodata.
@@ -268,7 +267,7 @@ impl Scratch {
                 if z[n] <= zc {
                     if z[n] < zc {
                         raised += 1;
-                        bits[n / 64] |= 1 << (n % 64);
+                        bits.set(n);
                     }
                     z[n] = zc;
                     pit.push(n as u32);
@@ -348,9 +347,9 @@ pub(super) fn label(rows: &mut [&mut [f32]], t: Tile, halo: &Halo, s: &mut Scrat
         edges,
         sides,
         raised: if raised_cells > 0 {
-            s.raised.clone()
+            std::mem::replace(&mut s.raised, BitSet::new(0))
         } else {
-            Vec::new()
+            BitSet::new(0)
         },
         raised_cells,
     }
@@ -384,14 +383,13 @@ pub(super) fn raise(
     }
     s.reset(&t);
     s.load(&t, rows, None);
-    let was_raised = |i: usize| g.raised.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1);
     let mut raised = 0;
     for (r, c, level) in seeds {
         let i = t.at(r, c);
         s.z[i] = unsortable(level);
         s.label[i] = 1;
         s.heap.push(level, i as u32);
-        raised += u64::from(!was_raised(i));
+        raised += u64::from(!g.raised.get(i));
     }
     let off = offsets(t.stride());
     while let Some((_, i)) = s.heap.pop() {
@@ -404,7 +402,7 @@ pub(super) fn raise(
                     s.label[n] = 1;
                     s.z[n] = zc;
                     s.pit.push(n as u32);
-                    raised += u64::from(!was_raised(n));
+                    raised += u64::from(!g.raised.get(n));
                 }
             }
         }
