@@ -7,6 +7,7 @@ use hod_query::basin_mean::{Basin, BasinMeanRequest, basin_mean};
 use hod_query::parse_time;
 use hod_query::weights_cache::{WeightsCache, WeightsFrom};
 use hod_store::Store;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -118,10 +119,12 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
         for m in means {
             line.push(',');
             if !m.is_nan() {
-                line.push_str(&m.to_string());
+                // Infallible: writing to a String.
+                let _ = write!(line, "{m}");
             }
         }
-        writeln!(out, "{line}").map_err(write_err)
+        line.push('\n');
+        out.write_all(line.as_bytes()).map_err(write_err)
     })
     .await?;
     out.flush()

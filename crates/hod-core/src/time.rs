@@ -1,6 +1,6 @@
 //! CF time coordinates: `"<unit> since <epoch>"` units on the standard calendar.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
 
 /// A CF time unit could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -75,10 +75,36 @@ impl CfTime {
 
 /// Formats seconds since the Unix epoch as ISO 8601 (`2019-03-01T00:00:00`).
 pub fn format_unix_seconds(s: f64) -> String {
-    match DateTime::from_timestamp_millis((s * 1000.0).round() as i64) {
-        Some(t) if t.timestamp_subsec_millis() == 0 => t.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string(),
-        Some(t) => t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
-        None => format!("{s} s since 1970-01-01"),
+    let Some(t) = DateTime::from_timestamp_millis((s * 1000.0).round() as i64) else {
+        return format!("{s} s since 1970-01-01");
+    };
+    let (t, ms) = (t.naive_utc(), t.timestamp_subsec_millis());
+    // Field by field: a strftime pattern is parsed at every call, and CSV writers call this once
+    // per row. Years outside 0..=9999 take chrono's signed form.
+    if !(0..=9999).contains(&t.year()) {
+        return t.format(strftime_pattern(ms)).to_string();
+    }
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if ms != 0 {
+        out.push_str(&format!(".{ms:03}"));
+    }
+    out
+}
+
+/// The pattern [`format_unix_seconds`] follows.
+fn strftime_pattern(ms: u32) -> &'static str {
+    if ms == 0 {
+        "%Y-%m-%dT%H:%M:%S"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.3f"
     }
 }
 
@@ -123,6 +149,22 @@ mod tests {
             format_unix_seconds(t.unix_seconds(1_044_552.0)),
             "2019-03-01T00:00:00"
         );
+    }
+
+    #[test]
+    fn formats_as_the_strftime_pattern() {
+        // Whole seconds, milliseconds, before 1970, and years past 9999 and before year 0.
+        let mut ms: i64 = -70_000_000_000_000;
+        while ms < 300_000_000_000_000 {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            let want = t
+                .naive_utc()
+                .format(strftime_pattern(t.timestamp_subsec_millis()))
+                .to_string();
+            assert_eq!(format_unix_seconds(ms as f64 / 1000.0), want, "{ms} ms");
+            ms += 123_456_789_123;
+            ms -= ms % 1000 * i64::from(ms % 3 == 0);
+        }
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! step the mean runs over the covered cells holding a value; the weights are
 //! renormalised over those, so a NaN cell drops out instead of counting as zero.
 
-use crate::select::{Bbox, Role, is_longitude, resolve, role, time_values};
+use crate::select::{Bbox, Role, is_longitude, resolve, role};
+use crate::sink::{Block, Sink};
 use crate::weights_cache::{self, WeightsCache, WeightsFrom};
-use crate::{QueryError, Request, read};
+use crate::{DataCube, QueryError, Request};
 use geo_types::MultiPolygon;
-use hod_gis::zonal::{Precision, Weighting, grid_from_centers, weighted_mean};
-use hod_index::{DatasetMeta, read_shards, read_variable};
+use hod_gis::zonal::{Precision, Weighting, Weights, grid_from_centers, weighted_mean};
+use hod_index::{DatasetMeta, read_variable};
 use hod_store::Store;
 
 /// One basin: a name for its column and its polygon(s), in the dataset's CRS.
@@ -89,7 +90,7 @@ pub async fn basin_mean(
     let missing = |what: &str| QueryError::Invalid(format!("'{name}' has no {what} coordinate"));
     let (xname, xvar) = axis(Role::X).ok_or_else(|| missing("x (longitude)"))?;
     let (yname, yvar) = axis(Role::Y).ok_or_else(|| missing("y (latitude)"))?;
-    let (tname, tvar) = axis(Role::Time).ok_or_else(|| missing("time"))?;
+    let (_, tvar) = axis(Role::Time).ok_or_else(|| missing("time"))?;
     let xs = read_variable(store, meta, &xname, true).await?;
     let ys = read_variable(store, meta, &yname, true).await?;
     let geographic = is_longitude(&xname, &xvar);
@@ -133,40 +134,76 @@ pub async fn basin_mean(
         north: north + q.1,
     };
 
-    let times = all_times(store, meta, &tname, &tvar).await?;
-    let times: Vec<f64> = times
-        .into_iter()
-        .filter(|t| req.start.is_none_or(|s| *t >= s) && req.end.is_none_or(|e| *t <= e))
-        .collect();
-    if times.is_empty() {
-        return Err(QueryError::Empty(format!(
-            "no '{tname}' step between the requested times"
-        )));
-    }
     let window = (r1 - r0, c1 - c0);
-    let per_step = (window.0 * window.1 * 8).max(1);
-    let steps_per_block = (req.block_bytes / per_step).max(1);
-    let mut means = vec![f64::NAN; basins.len()];
-    let mut mapped: Option<Vec<hod_gis::zonal::Weights>> = None;
-    let mut steps = 0;
-    for block in times.chunks(steps_per_block) {
-        let (Some(&first), Some(&last)) = (block.first(), block.last()) else {
-            continue;
-        };
-        let request = Request {
-            vars: vec![name.clone()],
-            start: Some(first),
-            end: Some(last),
-            bbox: Some(bbox),
-            ..Default::default()
-        };
-        let cube = read(store, meta, &request)
-            .await?
-            .pop()
+    let request = Request {
+        vars: vec![name.clone()],
+        start: req.start,
+        end: req.end,
+        bbox: Some(bbox),
+        ..Default::default()
+    };
+    let mut means = Means {
+        name: &name,
+        basins,
+        weights,
+        grid: &grid,
+        dims: [&tvar, &yvar, &xvar].map(|v| v.array.dims.first().cloned().unwrap_or_default()),
+        map: Vec::new(),
+        times: Vec::new(),
+        strides: Vec::new(),
+        time_dim: 0,
+        means: vec![f64::NAN; basins.len()],
+        steps: 0,
+        sink: &mut sink,
+        spare: None,
+    };
+    // Blocks split the first dimension, which must then be time.
+    let first_is_time = var.array.dims.first() == tvar.array.dims.first();
+    let budget = if first_is_time {
+        req.block_bytes
+    } else {
+        usize::MAX
+    };
+    crate::read::read_to(store, meta, &request, budget, &mut means).await?;
+    Ok(BasinMeanSummary {
+        var: name.clone(),
+        steps: means.steps,
+        window,
+        cells: weights.iter().map(|w| (w.cells.len(), w.total())).collect(),
+        weights: found.from,
+        warnings: found.warnings,
+    })
+}
+
+/// The [`Sink`] that turns blocks of the window into per-step basin means.
+struct Means<'a, F> {
+    name: &'a str,
+    basins: &'a [Basin],
+    /// Per basin, its weights by grid cell...
+    weights: &'a [Weights],
+    grid: &'a hod_gis::GridGeometry,
+    /// Time, y and x dimension names.
+    dims: [String; 3],
+    /// ... and by offset in a time slice of the window (set in `begin`).
+    map: Vec<Weights>,
+    times: Vec<f64>,
+    strides: Vec<usize>,
+    time_dim: usize,
+    means: Vec<f64>,
+    steps: usize,
+    sink: &'a mut F,
+    /// The last block's values, for [`Sink::reclaim`].
+    spare: Option<Vec<f64>>,
+}
+
+impl<F: FnMut(f64, &[f64]) -> Result<(), QueryError>> Sink for Means<'_, F> {
+    fn begin(&mut self, layout: &[DataCube]) -> Result<(), QueryError> {
+        let name = self.name;
+        let cube = layout
+            .first()
             .ok_or_else(|| QueryError::Empty(format!("'{name}': nothing read")))?;
         let dim = |n: &str| cube.dims.iter().position(|d| d == n);
-        let of = |v: &hod_index::VariableMeta| v.array.dims.first().and_then(|d| dim(d));
-        let (Some(td), Some(yd), Some(xd)) = (of(&tvar), of(&yvar), of(&xvar)) else {
+        let [Some(td), Some(yd), Some(xd)] = self.dims.each_ref().map(|d| dim(d)) else {
             return Err(QueryError::Invalid(format!(
                 "'{name}': cannot find its time, y and x dimensions"
             )));
@@ -182,71 +219,77 @@ pub async fn basin_mean(
                 cube.dims
             )));
         }
+        let grid = self.grid;
         let strides = strides(&cube.shape);
-        // Map grid cells to offsets in a time slice of the cube (the same for every block).
-        let map = match &mapped {
-            Some(m) => m,
-            None => {
-                // Per grid row and column, its offset in the cube (an axis lookup each, not one
-                // entry per cell of the window).
-                let offsets = |coords: &[f64], n: usize, stride: usize, index: &dyn Fn(f64) -> f64| {
-                    let mut at = vec![None; n];
-                    for (k, &v) in coords.iter().enumerate() {
-                        let i = index(v);
-                        if i >= 0.0
-                            && let Some(slot) = at.get_mut(i as usize)
-                        {
-                            *slot = Some(k * stride);
-                        }
-                    }
-                    at
-                };
-                let row_at = offsets(&cube.coords[yd], grid.rows, strides[yd], &|y| {
-                    ((grid.y0 - y) / grid.dy - 0.5).round()
-                });
-                let col_at = offsets(&cube.coords[xd], grid.cols, strides[xd], &|x| {
-                    ((x - grid.x0) / grid.dx - 0.5).round()
-                });
-                let grid_to_cube = |i: usize| {
-                    let (r, c) = (i / grid.cols, i % grid.cols);
-                    Some(row_at.get(r).copied()?? + col_at.get(c).copied()??)
-                };
-                let mut out = Vec::with_capacity(weights.len());
-                for (w, b) in weights.iter().zip(basins) {
-                    let cells = w
-                        .cells
-                        .iter()
-                        .map(|&(i, wt)| {
-                            grid_to_cube(i).map(|o| (o, wt)).ok_or_else(|| {
-                                QueryError::Invalid(format!(
-                                    "basin '{}': cell {} of the grid was not read",
-                                    b.id, i
-                                ))
-                            })
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    out.push(hod_gis::zonal::Weights { cells });
+        // Per grid row and column, its offset in the window (an axis lookup each, not one entry
+        // per cell of the window).
+        let offsets = |coords: &[f64], n: usize, stride: usize, index: &dyn Fn(f64) -> f64| {
+            let mut at = vec![None; n];
+            for (k, &v) in coords.iter().enumerate() {
+                let i = index(v);
+                if i >= 0.0
+                    && let Some(slot) = at.get_mut(i as usize)
+                {
+                    *slot = Some(k * stride);
                 }
-                mapped.insert(out)
             }
+            at
         };
-        for (k, &t) in cube.coords[td].iter().enumerate() {
-            let plane = cube.values.get(k * strides[td]..).unwrap_or(&[]);
-            for (m, w) in means.iter_mut().zip(map) {
+        let row_at = offsets(&cube.coords[yd], grid.rows, strides[yd], &|y| {
+            ((grid.y0 - y) / grid.dy - 0.5).round()
+        });
+        let col_at = offsets(&cube.coords[xd], grid.cols, strides[xd], &|x| {
+            ((x - grid.x0) / grid.dx - 0.5).round()
+        });
+        let grid_to_window = |i: usize| {
+            let (r, c) = (i / grid.cols, i % grid.cols);
+            Some(row_at.get(r).copied()?? + col_at.get(c).copied()??)
+        };
+        for (w, b) in self.weights.iter().zip(self.basins) {
+            let cells = w
+                .cells
+                .iter()
+                .map(|&(i, wt)| {
+                    grid_to_window(i).map(|o| (o, wt)).ok_or_else(|| {
+                        QueryError::Invalid(format!("basin '{}': cell {} of the grid was not read", b.id, i))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.map.push(Weights { cells });
+        }
+        self.times = cube.coords[td].clone();
+        self.time_dim = td;
+        self.strides = strides;
+        Ok(())
+    }
+
+    fn block(&mut self, block: Block) -> Result<(), QueryError> {
+        // With time first, a block's rows are steps; otherwise the block is the whole window.
+        let (first, steps) = match self.time_dim {
+            0 => (block.rows.start, block.rows.len()),
+            _ => (0, self.times.len()),
+        };
+        let stride = self.strides[self.time_dim];
+        for k in 0..steps {
+            let plane = block.values.get(k * stride..).unwrap_or(&[]);
+            for (m, w) in self.means.iter_mut().zip(&self.map) {
                 *m = weighted_mean(plane, w);
             }
-            sink(t, &means)?;
-            steps += 1;
+            let t = self.times.get(first + k).copied().unwrap_or(f64::NAN);
+            (self.sink)(t, &self.means)?;
+            self.steps += 1;
         }
+        self.spare = Some(block.values);
+        Ok(())
     }
-    Ok(BasinMeanSummary {
-        var: name,
-        steps,
-        window,
-        cells: weights.iter().map(|w| (w.cells.len(), w.total())).collect(),
-        weights: found.from,
-        warnings: found.warnings,
-    })
+
+    fn reclaim(&mut self) -> Option<Vec<f64>> {
+        self.spare.take()
+    }
+
+    fn finish(&mut self) -> Result<(), QueryError> {
+        Ok(())
+    }
 }
 
 fn strides(shape: &[usize]) -> Vec<usize> {
@@ -255,22 +298,4 @@ fn strides(shape: &[usize]) -> Vec<usize> {
         s[d] = s[d + 1] * shape[d + 1];
     }
     s
-}
-
-/// Every value of the time coordinate, in seconds since 1970.
-async fn all_times(
-    store: &Store,
-    meta: &DatasetMeta,
-    tname: &str,
-    tvar: &hod_index::VariableMeta,
-) -> Result<Vec<f64>, QueryError> {
-    let raw = match &meta.concat {
-        Some(c) if tvar.array.dims.first() == Some(&c.dim) => read_shards(store, meta, 0..u64::MAX)
-            .await?
-            .iter()
-            .flat_map(|s| s.coord.iter().copied())
-            .collect(),
-        _ => read_variable(store, meta, tname, true).await?,
-    };
-    time_values(tname, tvar, &raw)
 }

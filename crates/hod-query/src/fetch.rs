@@ -21,19 +21,32 @@ use hod_formats::decode_chunk_cow;
 use hod_index::manifest::Packing;
 use hod_index::{IndexError, Objects, unpack};
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSliceMut;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
-use tokio::task::JoinHandle;
+use std::sync::mpsc::Receiver;
 
 /// Remote source objects fetched at once (each `get_ranges` call runs its own requests
 /// concurrently); local ones, as many as there are cores.
 const OBJECTS: usize = 8;
 
-/// Stored bytes decoded by one blocking task: many small chunks share one hand-over, big ones
-/// still overlap their decoding with the fetching of the next.
+/// Reads of at most this many stored bytes are decoded where they are fetched, without a
+/// hand-over to other threads (coordinates, small selections).
+const INLINE_DECODE: usize = 64 << 10;
+
+/// A block's chunks are decoded in about this many batches, so that decoding starts while
+/// fetching goes on and copying into the block overlaps the next batch's decoding...
+const BATCHES: usize = 8;
+
+/// ... each of at least [`MIN_BATCH`] stored bytes (hand-overs cost) and at most
+/// [`DECODE_BATCH`] (decoded chunks waiting to be copied take memory).
+const MIN_BATCH: usize = 64 << 10;
 const DECODE_BATCH: usize = 8 << 20;
+
+/// Values filled with NaN per task when a block is set up.
+const FILL: usize = 1 << 15;
 
 /// One chunk of a block: its id, source, packing and bytes (stored, then decoded elements).
 struct Chunk {
@@ -44,7 +57,7 @@ struct Chunk {
 }
 
 /// The values of output rows `rows` of a variable, C order, NaN where no chunk holds data or the
-/// polygon leaves a cell out.
+/// polygon leaves a cell out; in `reuse` when it is large enough.
 ///
 /// # Errors
 /// Read or decode failures, naming the source object and byte range.
@@ -52,12 +65,13 @@ pub(crate) async fn read_rows(
     objects: &Objects,
     plan: &VarPlan,
     rows: Range<usize>,
+    reuse: Vec<f64>,
 ) -> Result<Vec<f64>, QueryError> {
     let mut shape = plan.layout.shape.clone();
     if let Some(first) = shape.first_mut() {
         *first = rows.len();
     }
-    let mut out = vec![f64::NAN; shape.iter().product()];
+    let len = shape.iter().product();
     // The first dimension's picks limited to the block, as positions within it.
     let first: Option<Picks> = plan.picks.first().map(|p| {
         p.iter()
@@ -71,17 +85,28 @@ pub(crate) async fn read_rows(
             })
             .collect()
     });
-    let picks: Vec<&Picks> = first.iter().chain(plan.picks.iter().skip(1)).collect();
     let wanted: Vec<&Job> = match &first {
         Some(f) => f.keys().filter_map(|k| plan.jobs.get(k)).flatten().collect(),
         None => plan.jobs.values().flatten().collect(),
     };
+    let stored: usize = wanted.iter().map(|j| stored_len(&j.loc)).sum();
     // One group per source object (inline chunks: one group of their own, needing no fetch).
     let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
     for job in wanted {
         groups.entry(job.url.as_str()).or_default().push(job);
     }
-    let chunk_shape: Vec<usize> = plan.array.chunks.iter().map(|&c| c as usize).collect();
+    let mut block = Assembly {
+        picks: first
+            .into_iter()
+            .chain(plan.picks.iter().skip(1).cloned())
+            .collect(),
+        chunk_shape: plan.array.chunks.iter().map(|&c| c as usize).collect(),
+        shape: shape.clone(),
+        array: plan.array.clone(),
+        len,
+        values: Vec::new(),
+        reuse,
+    };
     // Local files gain nothing from more reads at once than cores, and each read in flight holds
     // a thread of the blocking pool (started afresh when none is idle).
     let local = groups
@@ -96,26 +121,46 @@ pub(crate) async fn read_rows(
     let mut fetched = futures::stream::iter(groups)
         .map(|(url, jobs)| fetch(objects, url, jobs))
         .buffer_unordered(at_once);
-    let (mut decoding, mut batch, mut size) = (Vec::new(), Vec::new(), 0);
-    while let Some(chunks) = fetched.try_next().await? {
-        size += chunks.iter().map(|c| c.bytes.len()).sum::<usize>();
-        batch.extend(chunks);
-        if size >= DECODE_BATCH {
-            decoding.push(decode(&plan.array, std::mem::take(&mut batch)));
-            size = 0;
+    let mut out = if stored <= INLINE_DECODE {
+        // Coordinates and other small reads: no hand-over to other threads.
+        let mut chunks = Vec::new();
+        while let Some(got) = fetched.try_next().await? {
+            chunks.extend(got);
         }
-    }
-    if !batch.is_empty() {
-        decoding.push(decode(&plan.array, batch));
-    }
-    for task in decoding {
-        let chunks = task
+        let decoded = chunks
+            .into_iter()
+            .map(|c| decode(&block.array, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        block.put(&decoded);
+        block.values
+    } else {
+        // Batches go to one blocking task as they are fetched; it decodes each in parallel while
+        // it copies the one before into the block.
+        let (send, batches) = std::sync::mpsc::channel();
+        let assembling = tokio::task::spawn_blocking(move || block.assemble(batches));
+        let each = (stored / BATCHES).clamp(MIN_BATCH, DECODE_BATCH);
+        let (mut batch, mut size) = (Vec::new(), 0);
+        'fetch: while let Some(got) = fetched.try_next().await? {
+            for chunk in got {
+                size += chunk.bytes.len();
+                batch.push(chunk);
+                if size >= each {
+                    // A closed channel: the assembler failed, and says why below.
+                    if send.send(std::mem::take(&mut batch)).is_err() {
+                        break 'fetch;
+                    }
+                    size = 0;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = send.send(batch);
+        }
+        drop(send);
+        assembling
             .await
-            .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))??;
-        for chunk in chunks {
-            copy(&picks, &chunk_shape, &shape, &plan.array, &chunk, &mut out);
-        }
-    }
+            .map_err(|e| QueryError::Invalid(format!("decode task failed: {e}")))??
+    };
     if let Some((inside, yd, xd)) = &plan.inside {
         mask(&mut out, &shape, rows.start, inside, *yd, *xd);
     }
@@ -177,27 +222,98 @@ async fn fetch(objects: &Objects, url: &str, jobs: Vec<&Job>) -> Result<Vec<Chun
         .collect())
 }
 
-/// Decodes a batch of chunks in parallel on one blocking task, to their elements' bytes (C order,
-/// the array's dtype and byte order).
-fn decode(array: &ArrayMeta, batch: Vec<Chunk>) -> JoinHandle<Result<Vec<Chunk>, QueryError>> {
-    let array = array.clone();
-    tokio::task::spawn_blocking(move || {
-        batch
-            .into_par_iter()
-            .map(|c| match decode_chunk_cow(&array, &c.bytes) {
-                Ok(Cow::Borrowed(_)) => Ok(c),
-                Ok(Cow::Owned(v)) => Ok(Chunk {
-                    bytes: Bytes::from(v),
-                    ..c
-                }),
-                Err(error) => Err(IndexError::Format {
-                    url: c.url.to_string(),
-                    error,
-                }
-                .into()),
-            })
-            .collect()
-    })
+/// Decodes one chunk to its elements' bytes (C order, the array's dtype and byte order).
+fn decode(array: &ArrayMeta, c: Chunk) -> Result<Chunk, QueryError> {
+    match decode_chunk_cow(array, &c.bytes) {
+        Ok(Cow::Borrowed(_)) => Ok(c),
+        Ok(Cow::Owned(v)) => Ok(Chunk {
+            bytes: Bytes::from(v),
+            ..c
+        }),
+        Err(error) => Err(IndexError::Format {
+            url: c.url.to_string(),
+            error,
+        }
+        .into()),
+    }
+}
+
+/// Stored bytes of a chunk, as planned.
+fn stored_len(loc: &ChunkLoc) -> usize {
+    match loc {
+        ChunkLoc::Range { length, .. } => usize::try_from(*length).unwrap_or(usize::MAX),
+        ChunkLoc::Inline(b) => b.len(),
+    }
+}
+
+/// The values of one block, filled from its decoded chunks.
+struct Assembly {
+    /// Per dimension, the chunks' picked positions (the first dimension's within the block).
+    picks: Vec<Picks>,
+    chunk_shape: Vec<usize>,
+    shape: Vec<usize>,
+    array: ArrayMeta,
+    len: usize,
+    /// Empty until the block is set up ([`Assembly::setup`]).
+    values: Vec<f64>,
+    /// A buffer to fill again instead of allocating.
+    reuse: Vec<f64>,
+}
+
+impl Assembly {
+    /// All NaN, in the reused buffer if it is large enough. Fresh pages are touched on every
+    /// core: each first touch costs a kernel page fault of several µs.
+    fn setup(&mut self) {
+        if !self.values.is_empty() || self.len == 0 {
+            return;
+        }
+        let mut values = std::mem::take(&mut self.reuse);
+        if values.capacity() >= self.len {
+            values.clear();
+            values.resize(self.len, f64::NAN);
+        } else {
+            values = vec![0.0; self.len];
+            values.par_chunks_mut(FILL).for_each(|v| v.fill(f64::NAN));
+        }
+        self.values = values;
+    }
+
+    fn put(&mut self, chunks: &[Chunk]) {
+        self.setup();
+        let picks: Vec<&Picks> = self.picks.iter().collect();
+        for chunk in chunks {
+            copy(
+                &picks,
+                &self.chunk_shape,
+                &self.shape,
+                &self.array,
+                chunk,
+                &mut self.values,
+            );
+        }
+    }
+
+    /// Decodes each batch received in parallel, while it copies the one before (the block is set
+    /// up while the first batch is fetched).
+    fn assemble(mut self, batches: Receiver<Vec<Chunk>>) -> Result<Vec<f64>, QueryError> {
+        let array = self.array.clone();
+        self.setup();
+        let mut decoded = Vec::new();
+        for batch in batches {
+            let (_, next) = rayon::join(
+                || self.put(&decoded),
+                || {
+                    batch
+                        .into_par_iter()
+                        .map(|c| decode(&array, c))
+                        .collect::<Result<Vec<_>, _>>()
+                },
+            );
+            decoded = next?;
+        }
+        self.put(&decoded);
+        Ok(self.values)
+    }
 }
 
 /// Converts the selected elements of one decoded chunk to `f64`, unpacks them (fill and missing

@@ -240,7 +240,7 @@ async fn read_coordinate(store: &Store, meta: &DatasetMeta, name: &str) -> Resul
         time: false,
     }];
     let plan = plan_chunks(meta, name, &[], None, axes);
-    crate::fetch::read_rows(&Objects::new(store), &plan, 0..n).await
+    crate::fetch::read_rows(&Objects::new(store), &plan, 0..n, Vec::new()).await
 }
 
 /// Whether each (y, x) cell's centre is inside the area, with the y and x dimensions.

@@ -141,19 +141,36 @@ pub(crate) async fn read_plain(
         }
     }
     let objects = Objects::new(store);
+    // Each block is read while the sink takes the one before; buffers the sink hands back are
+    // filled again.
+    let mut spare: Vec<Vec<f64>> = Vec::new();
+    let mut pending: Option<Block> = None;
     for group in groups {
         let members: Vec<&plan::VarPlan> = group.iter().map(|&i| &plans[i]).collect();
         let granule = group.iter().map(|&i| sink.granule(i)).fold(1, lcm);
         for rows in plan::split_rows(&members, budget, granule) {
             for (&var, p) in group.iter().zip(&members) {
-                let values = fetch::read_rows(&objects, p, rows.clone()).await?;
-                sink.block(Block {
+                let reuse = spare.pop().unwrap_or_default();
+                let reading = fetch::read_rows(&objects, p, rows.clone(), reuse);
+                let taking = async {
+                    if let Some(block) = pending.take() {
+                        sink.block(block)?;
+                        spare.extend(sink.reclaim());
+                    }
+                    Ok::<_, QueryError>(())
+                };
+                let (values, taken) = futures::join!(reading, taking);
+                taken?;
+                pending = Some(Block {
                     var,
                     rows: rows.clone(),
-                    values,
-                })?;
+                    values: values?,
+                });
             }
         }
+    }
+    if let Some(block) = pending {
+        sink.block(block)?;
     }
     sink.finish()
 }
