@@ -8,7 +8,6 @@ use hod_query::parse_time;
 use hod_query::weights_cache::{WeightsCache, WeightsFrom};
 use hod_store::Store;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Basin-average time series: exact coverage-weighted means over polygons (GeoJSON or shapefile).
@@ -105,15 +104,10 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             None => WeightsCache::Memory,
         },
     };
-    let file =
-        std::fs::File::create(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
-    let mut out = std::io::BufWriter::new(file);
+    // Written under a temporary name and renamed when complete: a failed run leaves nothing.
+    let mut out = hod_query::text::Partial::create(&a.output)?;
     let header: Vec<String> = basins.iter().map(|b| csv_field(&b.id)).collect();
-    writeln!(out, "time,{}", header.join(","))?;
-    let write_err = |e: std::io::Error| hod_query::QueryError::Write {
-        path: a.output.clone(),
-        source: e,
-    };
+    out.write(|w| writeln!(w, "time,{}", header.join(",")))?;
     let summary = basin_mean(store, &meta, &req, &basins, |t, means| {
         let mut line = hod_core::time::format_unix_seconds(t);
         for m in means {
@@ -124,11 +118,10 @@ pub async fn run(store: &Store, a: Args, json: bool) -> anyhow::Result<()> {
             }
         }
         line.push('\n');
-        out.write_all(line.as_bytes()).map_err(write_err)
+        out.write(|w| w.write_all(line.as_bytes()))
     })
     .await?;
-    out.flush()
-        .with_context(|| format!("cannot write {}", a.output.display()))?;
+    out.finish()?;
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }

@@ -131,6 +131,9 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Writes `path` atomically (a failed run leaves nothing).
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    let mut out = hod_query::text::Partial::create(path)?;
+    out.write(|w| w.write_all(text.as_bytes()))?;
+    Ok(out.finish()?)
 }

@@ -327,3 +327,52 @@ fn weights_cache_is_reused_and_repaired() {
         files()
     );
 }
+
+#[test]
+fn failed_runs_leave_the_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // A copy of one day, ingested in place (not copied into the store), then cut short: its
+    // chunks now reach past the end of the file.
+    let day = dir.path().join("day.nc");
+    std::fs::copy(data().join("era5-daily-nc4/era5_t2m_20190301.nc"), &day).unwrap();
+    run(hod(&store).args(["ingest", "d", "--no-copy"]).arg(&day));
+    let basin = dir.path().join("salmon.geojson");
+    moved_basin("salmon_river", 121.0, -1.0, &basin);
+    let csv = dir.path().join("out.csv");
+    std::fs::write(&csv, "earlier output\n").unwrap();
+    let fails = |extra: &[&str], says: &str| {
+        let out = hod(&store)
+            .args(["basin-mean", "d", "--basins"])
+            .arg(&basin)
+            .arg("-o")
+            .arg(&csv)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(says),
+            "{extra:?}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&csv).unwrap(),
+            "earlier output\n",
+            "{extra:?}"
+        );
+        assert!(!csv.with_extension("partial").exists(), "{extra:?}");
+    };
+    fails(&["--var", "nope"], "nope");
+    fails(
+        &["--var", "t2m", "--start", "2020-01-01"],
+        "between the requested times",
+    );
+    let len = std::fs::metadata(&day).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&day)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    fails(&["--var", "t2m"], "day.nc");
+}

@@ -16,16 +16,20 @@ pub enum Reduce {
     Mean,
 }
 
-/// A file written under a temporary name and renamed into place when complete; removed if
-/// dropped before.
-struct Partial {
+/// A file written under a temporary name (`<name>.partial`) and renamed into place when complete,
+/// so a reader never sees half of it; removed if dropped before.
+pub struct Partial {
     path: std::path::PathBuf,
     tmp: std::path::PathBuf,
     out: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl Partial {
-    fn create(path: &Path) -> Result<Partial, QueryError> {
+    /// Starts writing `path`.
+    ///
+    /// # Errors
+    /// [`QueryError::Write`] when the temporary file cannot be created.
+    pub fn create(path: &Path) -> Result<Partial, QueryError> {
         let tmp = path.with_extension("partial");
         let file = std::fs::File::create(&tmp).map_err(|source| QueryError::Write {
             path: path.to_path_buf(),
@@ -46,7 +50,13 @@ impl Partial {
     }
 
     /// Writes through `write`.
-    fn write(&mut self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), QueryError> {
+    ///
+    /// # Errors
+    /// [`QueryError::Write`] naming the final path.
+    pub fn write(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<(), QueryError> {
         let result = match self.out.as_mut() {
             Some(out) => write(out),
             None => Err(std::io::Error::other("already finished")),
@@ -55,7 +65,10 @@ impl Partial {
     }
 
     /// Flushes, syncs and renames into place.
-    fn finish(&mut self) -> Result<(), QueryError> {
+    ///
+    /// # Errors
+    /// [`QueryError::Write`] naming the final path (the temporary file is then removed).
+    pub fn finish(&mut self) -> Result<(), QueryError> {
         let result = match self.out.take() {
             Some(out) => out
                 .into_inner()
