@@ -187,6 +187,10 @@ fn run_case(case: &Case, peers: &Path, work: &Path) {
         );
     }
     println!(
+        "regionmask runs (s; the median is used): {}",
+        t["regionmask_frac_runs_s"]
+    );
+    println!(
         "max relative difference of our means: to exactextract {:.1e}, to regionmask {:.1e}\n",
         max_rel(&our_rows, &ee_rows),
         max_rel(&our_rows, &rm_rows)

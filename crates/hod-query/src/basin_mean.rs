@@ -91,8 +91,10 @@ pub async fn basin_mean(
     let (xname, xvar) = axis(Role::X).ok_or_else(|| missing("x (longitude)"))?;
     let (yname, yvar) = axis(Role::Y).ok_or_else(|| missing("y (latitude)"))?;
     let (_, tvar) = axis(Role::Time).ok_or_else(|| missing("time"))?;
-    let xs = read_variable(store, meta, &xname, true).await?;
-    let ys = read_variable(store, meta, &yname, true).await?;
+    let (xs, ys) = futures::try_join!(
+        read_variable(store, meta, &xname, true),
+        read_variable(store, meta, &yname, true)
+    )?;
     let geographic = is_longitude(&xname, &xvar);
     let crs = geographic.then(|| "EPSG:4326".to_string());
     let (grid, _) =
