@@ -4,11 +4,11 @@
 //! [`hod_store::Store::get_ranges`] call, which merges neighbouring byte ranges into fewer requests
 //! and retries transient failures (on S3, object_store's own HTTP retries come first). Up to
 //! [`OBJECTS`] remote objects are fetched at once (local ones: as many as cores). Fetched chunks
-//! are decoded in batches of about [`DECODE_BATCH`] stored bytes, each batch in parallel (rayon)
-//! on one blocking task started as soon as the batch is complete (few hand-overs to the blocking
-//! pool, while fetching goes on). Decoding stops at the chunk's elements (bytes; uncompressed
-//! chunks are not copied at all): only the selected elements are converted to `f64`, unpacked
-//! and written, straight into the block.
+//! go, as they arrive, in about [`BATCHES`] batches to one blocking task, which decodes each batch
+//! in parallel (rayon) while it copies the batch before into the block; small reads decode where
+//! they are fetched. Decoding stops at the chunk's elements (bytes; uncompressed chunks are not
+//! copied at all): only the selected elements are converted to `f64`, unpacked and written,
+//! straight into the block.
 
 use crate::QueryError;
 use crate::plan::{Job, Picks, VarPlan};
@@ -32,8 +32,8 @@ use std::sync::mpsc::Receiver;
 /// concurrently); local ones, as many as there are cores.
 const OBJECTS: usize = 8;
 
-/// Reads of at most this many stored bytes are decoded where they are fetched, without a
-/// hand-over to other threads (coordinates, small selections).
+/// Reads of at most this many bytes (stored, decoded and as values) are decoded where they are
+/// fetched, without a hand-over to other threads (coordinates, small selections).
 const INLINE_DECODE: usize = 64 << 10;
 
 /// A block's chunks are decoded in about this many batches, so that decoding starts while
@@ -71,7 +71,7 @@ pub(crate) async fn read_rows(
     if let Some(first) = shape.first_mut() {
         *first = rows.len();
     }
-    let len = shape.iter().product();
+    let len: usize = shape.iter().product();
     // The first dimension's picks limited to the block, as positions within it.
     let first: Option<Picks> = plan.picks.first().map(|p| {
         p.iter()
@@ -90,6 +90,8 @@ pub(crate) async fn read_rows(
         None => plan.jobs.values().flatten().collect(),
     };
     let stored: usize = wanted.iter().map(|j| stored_len(&j.loc)).sum();
+    let decoded = wanted.len().saturating_mul(plan.array.chunk_bytes());
+    let small = stored.max(decoded).max(len.saturating_mul(8)) <= INLINE_DECODE;
     // One group per source object (inline chunks: one group of their own, needing no fetch).
     let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
     for job in wanted {
@@ -121,7 +123,7 @@ pub(crate) async fn read_rows(
     let mut fetched = futures::stream::iter(groups)
         .map(|(url, jobs)| fetch(objects, url, jobs))
         .buffer_unordered(at_once);
-    let mut out = if stored <= INLINE_DECODE {
+    let mut out = if small {
         // Coordinates and other small reads: no hand-over to other threads.
         let mut chunks = Vec::new();
         while let Some(got) = fetched.try_next().await? {

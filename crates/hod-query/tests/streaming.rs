@@ -1,6 +1,7 @@
 //! `read_to` with tiny memory budgets gives exactly what the in-memory `read` gives, on random
 //! selections of the ERA5 daily sets (netCDF4 and per-file packed netCDF3), and keeps its blocks
-//! within the budget.
+//! within the budget; buffers the sink hands back (`Sink::reclaim`) are filled again without any of
+//! their old contents showing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hod_query::sink::{Block, Collect, Sink};
@@ -51,6 +52,12 @@ impl Sink for Checked {
         );
         self.blocks += 1;
         self.all.block(b)
+    }
+
+    // Hands back a buffer of garbage (of varying sizes) to be filled again: none of it may show
+    // in a later block.
+    fn reclaim(&mut self) -> Option<Vec<f64>> {
+        (!self.blocks.is_multiple_of(3)).then(|| vec![-7.5e300; self.blocks * 37 % 5000])
     }
 
     fn finish(&mut self) -> Result<(), QueryError> {
