@@ -43,10 +43,9 @@ pub struct Args {
     /// keeping them exact.
     #[arg(long)]
     pub float32_weights: bool,
-    /// Values read at once, in MiB (the basins' window × the steps of one block; fractions
-    /// allowed; at least one step is read at a time). Small blocks reuse the same memory from
-    /// block to block instead of touching fresh pages (on a 0.002° grid, 8 MiB took half the
-    /// CPU time of 64 MiB).
+    /// Memory for one block of steps, in MiB: the basins' window of values plus the chunks read
+    /// for it (fractions allowed; at least one step is read at a time). Blocks reuse the memory
+    /// of the block before instead of touching fresh pages.
     #[arg(long, default_value_t = 8.0)]
     pub block_mib: f64,
     /// Neither read nor write the weights cache (`$HOD_CACHE_DIR/weights`, else

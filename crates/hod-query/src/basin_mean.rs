@@ -39,7 +39,8 @@ pub struct BasinMeanRequest {
     pub weighting: Weighting,
     /// Weight rounding (exact, or exactextract's float32).
     pub precision: Precision,
-    /// Values read at once (the bounding window of all basins × steps per block), in bytes.
+    /// Memory for one block of steps, in bytes: the basins' window of values plus the chunks
+    /// read for it, as [`crate::read_to`]'s budget (at least one step per block).
     pub block_bytes: usize,
     /// Where weights are kept between calls.
     pub cache: WeightsCache,
