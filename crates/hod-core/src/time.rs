@@ -1,6 +1,7 @@
 //! CF time coordinates: `"<unit> since <epoch>"` units on the standard calendar.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
+use std::fmt::Write as _;
 
 /// A CF time unit could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -94,7 +95,8 @@ pub fn format_unix_seconds(s: f64) -> String {
         t.second()
     );
     if ms != 0 {
-        out.push_str(&format!(".{ms:03}"));
+        // Infallible: writing to a String.
+        let _ = write!(out, ".{ms:03}");
     }
     out
 }

@@ -60,9 +60,6 @@ pub fn decode_chunk_cow<'a>(meta: &ArrayMeta, stored: &'a [u8]) -> Result<Cow<'a
     Ok(buf)
 }
 
-/// Inflates one zlib stream into a buffer sized for the `expected` output up front (one
-/// allocation, no intermediate copy); a longer output grows it. A stream cut short gives what
-/// it holds, as reading it to the end would.
 /// Inflates a zlib stream, expected to give `expected` bytes.
 ///
 /// libdeflate decodes a whole stream into a buffer of the expected size, 1.5× as fast as
@@ -83,6 +80,9 @@ fn inflate(data: &[u8], expected: usize) -> Result<Vec<u8>, FormatError> {
     inflate_streaming(data, expected)
 }
 
+/// Inflates one zlib stream as it comes, into a buffer sized for the `expected` output up front;
+/// a longer output grows it. A stream cut short gives what it holds, as reading it to the end
+/// would.
 fn inflate_streaming(data: &[u8], expected: usize) -> Result<Vec<u8>, FormatError> {
     let mut z = flate2::Decompress::new(true);
     let mut out = Vec::with_capacity(expected.max(64));

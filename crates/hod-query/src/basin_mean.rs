@@ -153,8 +153,8 @@ pub async fn basin_mean(
         dims: [&tvar, &yvar, &xvar].map(|v| v.array.dims.first().cloned().unwrap_or_default()),
         map: Vec::new(),
         times: Vec::new(),
-        strides: Vec::new(),
         time_dim: 0,
+        time_stride: 0,
         means: vec![f64::NAN; basins.len()],
         steps: 0,
         sink: &mut sink,
@@ -190,8 +190,9 @@ struct Means<'a, F> {
     /// ... and by offset in a time slice of the window (set in `begin`).
     map: Vec<Weights>,
     times: Vec<f64>,
-    strides: Vec<usize>,
+    /// Where time is in the window, and the values between two steps.
     time_dim: usize,
+    time_stride: usize,
     means: Vec<f64>,
     steps: usize,
     sink: &'a mut F,
@@ -262,7 +263,7 @@ impl<F: FnMut(f64, &[f64]) -> Result<(), QueryError>> Sink for Means<'_, F> {
         }
         self.times = cube.coords[td].clone();
         self.time_dim = td;
-        self.strides = strides;
+        self.time_stride = strides[td];
         Ok(())
     }
 
@@ -272,9 +273,8 @@ impl<F: FnMut(f64, &[f64]) -> Result<(), QueryError>> Sink for Means<'_, F> {
             0 => (block.rows.start, block.rows.len()),
             _ => (0, self.times.len()),
         };
-        let stride = self.strides[self.time_dim];
         for k in 0..steps {
-            let plane = block.values.get(k * stride..).unwrap_or(&[]);
+            let plane = block.values.get(k * self.time_stride..).unwrap_or(&[]);
             for (m, w) in self.means.iter_mut().zip(&self.map) {
                 *m = weighted_mean(plane, w);
             }

@@ -105,7 +105,6 @@ pub(crate) async fn read_rows(
         chunk_shape: plan.array.chunks.iter().map(|&c| c as usize).collect(),
         shape: shape.clone(),
         array: plan.array.clone(),
-        len,
         values: Vec::new(),
         reuse,
     };
@@ -255,7 +254,6 @@ struct Assembly {
     chunk_shape: Vec<usize>,
     shape: Vec<usize>,
     array: ArrayMeta,
-    len: usize,
     /// Empty until the block is set up ([`Assembly::setup`]).
     values: Vec<f64>,
     /// A buffer to fill again instead of allocating.
@@ -266,15 +264,16 @@ impl Assembly {
     /// All NaN, in the reused buffer if it is large enough. Fresh pages are touched on every
     /// core: each first touch costs a kernel page fault of several µs.
     fn setup(&mut self) {
-        if !self.values.is_empty() || self.len == 0 {
+        let len = self.shape.iter().product();
+        if !self.values.is_empty() || len == 0 {
             return;
         }
         let mut values = std::mem::take(&mut self.reuse);
-        if values.capacity() >= self.len {
+        if values.capacity() >= len {
             values.clear();
-            values.resize(self.len, f64::NAN);
+            values.resize(len, f64::NAN);
         } else {
-            values = vec![0.0; self.len];
+            values = vec![0.0; len];
             values.par_chunks_mut(FILL).for_each(|v| v.fill(f64::NAN));
         }
         self.values = values;
@@ -282,10 +281,9 @@ impl Assembly {
 
     fn put(&mut self, chunks: &[Chunk]) {
         self.setup();
-        let picks: Vec<&Picks> = self.picks.iter().collect();
         for chunk in chunks {
             copy(
-                &picks,
+                &self.picks,
                 &self.chunk_shape,
                 &self.shape,
                 &self.array,
@@ -322,7 +320,7 @@ impl Assembly {
 /// values → NaN, scale and offset) and writes them into the output: along the last dimension,
 /// runs of consecutive positions (in both the chunk and the output) go as one slice.
 fn copy(
-    picks: &[&Picks],
+    picks: &[Picks],
     chunk_shape: &[usize],
     out_shape: &[usize],
     array: &ArrayMeta,
