@@ -14,6 +14,7 @@
 //! # Ok::<(), hod_gis::GisError>(())
 //! ```
 
+mod batched;
 mod cv;
 mod drift;
 mod fit;

@@ -11,6 +11,7 @@
 //! definite, solve PyKrige's matrix by LU. The same `System` serves the moving neighbourhood,
 //! built over a point's neighbours.
 
+use super::batched::{Batched, NR};
 use super::drift::{Drift, ExternalDrift};
 use super::variogram::{Model, Variogram};
 use crate::GisError;
@@ -187,9 +188,9 @@ pub(crate) struct System {
     /// Indices of the data in the system, ascending.
     pub(crate) idx: Vec<usize>,
     /// Their adjusted coordinates.
-    x: Vec<f64>,
-    y: Vec<f64>,
-    solver: Solver,
+    pub(crate) x: Vec<f64>,
+    pub(crate) y: Vec<f64>,
+    pub(crate) solver: Solver,
 }
 
 /// The semivariances between some data: the lower triangle of `g[(a, b)] = γ(|x_idx[a] −
@@ -203,7 +204,7 @@ pub(crate) struct Gram {
 
 /// How a system is factorised.
 #[derive(Debug, Clone)]
-enum Solver {
+pub(crate) enum Solver {
     /// `C = c − Γ` (diagonal `c`) = `L Lᵀ`; `u = L⁻¹F`; `s_inv = (uᵀu)⁻¹`; dual weights
     /// `alpha`, `beta` with `[C F; Fᵀ 0] [α; β] = [z; 0]`.
     Covariance {
@@ -299,6 +300,8 @@ pub(crate) fn in_blocks(
 pub struct Kriging {
     pub(crate) p: Problem,
     system: System,
+    /// For a covariance system: what predicting many points at once needs.
+    batched: Option<Batched>,
 }
 
 impl Problem {
@@ -550,16 +553,15 @@ fn singular() -> GisError {
 }
 
 /// `shift + sign·γ(h)` in place over the lags `h`, with γ = 0 for `h ≤ eps`; one loop per
-/// model, so that the model test stays out of the innermost loop.
-fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64, eps: f64) {
+/// model, so that the model test stays out of the innermost loop, and each loop free of
+/// branches, so that it vectorises where it is inlined into code built for wider vectors.
+#[inline(always)]
+pub(crate) fn lags_to_rhs(v: &Variogram, h: &mut [f64], shift: f64, sign: f64, eps: f64) {
     #[inline(always)]
     fn each(h: &mut [f64], shift: f64, sign: f64, eps: f64, gamma: impl Fn(f64) -> f64) {
         for t in h {
-            *t = if *t <= eps {
-                shift
-            } else {
-                shift + sign * gamma(*t)
-            };
+            let v = shift + sign * gamma(*t);
+            *t = if *t <= eps { shift } else { v };
         }
     }
     let p = &v.params;
@@ -693,7 +695,8 @@ impl Kriging {
     ) -> Result<Kriging, GisError> {
         let p = Problem::new(x, y, z, variogram, drift, anisotropy)?;
         let system = p.system(&p.gram((0..p.len()).collect(), None))?;
-        Ok(Kriging { p, system })
+        let batched = Batched::new(&system);
+        Ok(Kriging { p, system, batched })
     }
 
     /// Number of data points.
@@ -726,13 +729,33 @@ impl Predict for Kriging {
         npt: usize,
         at: &(dyn Fn(usize) -> (f64, f64) + Sync),
     ) -> Result<Prediction, GisError> {
-        // Wide blocks make the triangular solve a matrix-matrix product (faer's TRSM runs at its
-        // GEMM speed from a few hundred columns); keep a few blocks per thread for small inputs.
-        let len = (npt / (4 * rayon::current_num_threads()).max(1)).clamp(MIN_BLOCK, MAX_BLOCK);
+        let threads = rayon::current_num_threads();
+        let Some(b) = &self.batched else {
+            // Wide blocks make the triangular solve a matrix-matrix product (faer's TRSM runs
+            // at its GEMM speed from a few hundred columns); keep a few blocks per thread for
+            // small inputs.
+            let len = (npt / (4 * threads).max(1)).clamp(MIN_BLOCK, MAX_BLOCK);
+            return in_blocks(npt, len, at, |pts, zc, vc| {
+                self.system.predict(&self.p, pts, zc, vc)
+            });
+        };
+        // A few blocks per thread for balance; each block's right-hand sides (n × len) are
+        // built once and then stream through the cache against all of L⁻¹.
+        let len = (npt / (4 * threads).max(1)).clamp(NR, BATCH).next_multiple_of(NR);
         in_blocks(npt, len, at, |pts, zc, vc| {
-            self.system.predict(&self.p, pts, zc, vc)
+            SCRATCH.with_borrow_mut(|g| b.predict(&self.p, pts, zc, vc, g))
         })
     }
+}
+
+/// Points per block of batched prediction (an n × 256 block of right-hand sides is 2 MB for
+/// n = 1000).
+const BATCH: usize = 256;
+
+thread_local! {
+    /// Right-hand sides of batched prediction, reused from block to block (a fresh block
+    /// would page-fault its megabytes in again each time).
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn dot(a: ColRef<'_, f64>, b: &[f64]) -> f64 {
@@ -740,7 +763,7 @@ fn dot(a: ColRef<'_, f64>, b: &[f64]) -> f64 {
 }
 
 /// `rᵀ M r` for a small square `M`.
-fn quad_form(m: MatRef<'_, f64>, r: ColRef<'_, f64>) -> f64 {
+pub(crate) fn quad_form(m: MatRef<'_, f64>, r: ColRef<'_, f64>) -> f64 {
     let mut acc = 0.0;
     for (i, ri) in r.iter().enumerate() {
         for (j, rj) in r.iter().enumerate() {

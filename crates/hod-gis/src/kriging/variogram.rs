@@ -159,11 +159,9 @@ impl Variogram {
                 a * (1.0 - (-(h * h) / (r * r)).exp()) + c
             }
             Model::Spherical => {
-                if h <= b {
-                    a * ((3.0 * h) / (2.0 * b) - (h * h * h) / (2.0 * b * b * b)) + c
-                } else {
-                    a + c
-                }
+                // Both sides, then a select: branch-free, so batched lags vectorise.
+                let inside = a * ((3.0 * h) / (2.0 * b) - (h * h * h) / (2.0 * b * b * b)) + c;
+                if h <= b { inside } else { a + c }
             }
             Model::Exponential => a * (1.0 - (-h / (b / 3.0)).exp()) + c,
             Model::HoleEffect => {
