@@ -9,7 +9,7 @@
 //! estimates and drift residuals come from them in the same pass (`cᵀα` and `cᵀC⁻¹F`, O(n)
 //! per point). PyKrige itself forms the explicit inverse of its whole kriging matrix.
 
-use super::solver::{EPS, Problem, Solver, System, dist, lags_to_rhs, quad_form};
+use super::solver::{EPS, Problem, Solver, System, dist, lags_to_rhs, par_for, quad_form};
 use crate::GisError;
 use faer::linalg::triangular_inverse::invert_lower_triangular;
 use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
@@ -62,7 +62,7 @@ impl Batched {
         };
         let n = l.nrows();
         let mut inv = Mat::zeros(n, n);
-        invert_lower_triangular(inv.as_mut(), l.as_ref(), Par::Seq);
+        invert_lower_triangular(inv.as_mut(), l.as_ref(), par_for(n));
         let mut starts = Vec::with_capacity(n.div_ceil(MR) + 1);
         let mut panels = Vec::new();
         for r0 in (0..n).step_by(MR) {

@@ -15,10 +15,12 @@ use super::batched::{Batched, NR};
 use super::drift::{Drift, ExternalDrift};
 use super::variogram::{Model, Variogram};
 use crate::GisError;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::{DenseSolveCore, PartialPivLu, Solve};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
-use faer::{Accum, ColRef, Mat, MatRef, Par, Side};
+use faer::{Accum, ColRef, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 /// PyKrige's `eps`: a prediction point this close to a datum gets γ = 0 there, so the
@@ -459,8 +461,11 @@ impl Problem {
                 *v = c - *v;
             }
         }
-        let llt = cmat.llt(Side::Lower).ok()?;
-        let l = llt.L().to_owned();
+        let par = par_for(n);
+        let mut scratch = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+        let stack = MemStack::new(&mut scratch);
+        cholesky_in_place(cmat.as_mut(), Default::default(), par, stack, Default::default()).ok()?;
+        let l = cmat;
         let mut u = Mat::from_fn(n, p, |a, j| self.f[(idx[a], j)]);
         solve_lower_triangular_in_place(l.as_ref(), u.as_mut(), Par::Seq);
         let mut s = Mat::zeros(p, p);
@@ -550,6 +555,12 @@ fn singular() -> GisError {
          cannot resolve)"
             .into(),
     )
+}
+
+/// Systems this large factorise on all threads; the small local systems of a moving
+/// neighbourhood, already one per thread, stay sequential.
+pub(crate) fn par_for(n: usize) -> Par {
+    if n >= 256 { Par::rayon(0) } else { Par::Seq }
 }
 
 /// `shift + sign·γ(h)` in place over the lags `h`, with γ = 0 for `h ≤ eps`; one loop per
