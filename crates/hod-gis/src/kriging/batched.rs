@@ -103,7 +103,7 @@ impl Batched {
     ) -> Result<(), GisError> {
         let n = self.n;
         let nt = self.w.ncols();
-        g.clear();
+        // Every value is overwritten: no need to clear.
         g.resize(pts.len().div_ceil(NR) * n * NR, 0.0);
         let mut f0 = vec![0.0; nt];
         let mut r = vec![0.0; nt];

@@ -158,14 +158,17 @@ impl DriftBasis {
     }
 
     /// Non-constant drift values, unnormalised, in PyKrige's order: x, y (adjusted
-    /// coordinates), external (original coordinates).
-    fn raw(&self, ax: f64, ay: f64, ox: f64, oy: f64) -> Result<Vec<f64>, GisError> {
-        let mut v = Vec::with_capacity(3);
+    /// coordinates), external (original coordinates); the first `n_terms() − 1` entries count
+    /// (an array, not a `Vec`: this runs once per prediction point).
+    fn raw(&self, ax: f64, ay: f64, ox: f64, oy: f64) -> Result<[f64; 3], GisError> {
+        let mut v = [0.0; 3];
+        let mut k = 0;
         if self.linear {
-            v.extend([ax, ay]);
+            v[..2].copy_from_slice(&[ax, ay]);
+            k = 2;
         }
         if let Some(e) = &self.external {
-            v.push(e.sample(ox, oy)?);
+            v[k] = e.sample(ox, oy)?;
         }
         Ok(v)
     }
