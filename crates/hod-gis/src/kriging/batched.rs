@@ -9,11 +9,11 @@
 //! estimates and drift residuals come from them in the same pass (`cᵀα` and `cᵀC⁻¹F`, O(n)
 //! per point). PyKrige itself forms the explicit inverse of its whole kriging matrix.
 
-use super::solver::{EPS, Problem, Solver, System, dist, lags_to_rhs, par_for, quad_form};
+use super::solver::{EPS, Problem, Solver, System, dist, lags_to_rhs, quad_form};
 use crate::GisError;
-use faer::linalg::triangular_inverse::invert_lower_triangular;
 use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
-use faer::{Mat, Par};
+use faer::{Mat, MatRef, Par};
+use rayon::prelude::*;
 
 /// Rows of `L⁻¹` per micro-panel: each one is broadcast against a panel row.
 const MR: usize = 6;
@@ -61,20 +61,7 @@ impl Batched {
             return None;
         };
         let n = l.nrows();
-        let mut inv = Mat::zeros(n, n);
-        invert_lower_triangular(inv.as_mut(), l.as_ref(), par_for(n));
-        let mut starts = Vec::with_capacity(n.div_ceil(MR) + 1);
-        let mut panels = Vec::new();
-        for r0 in (0..n).step_by(MR) {
-            starts.push(panels.len());
-            let ext = (r0 + MR).min(n);
-            for k in 0..ext {
-                for r in r0..r0 + MR {
-                    panels.push(if r < n && k <= r { inv[(r, k)] } else { 0.0 });
-                }
-            }
-        }
-        starts.push(panels.len());
+        let (panels, starts) = pack_inverse(l.as_ref());
         let mut w = u.to_owned();
         solve_upper_triangular_in_place(l.transpose(), w.as_mut(), Par::Seq);
         Some(Batched {
@@ -163,6 +150,50 @@ impl Batched {
     }
 }
 
+/// Rows of `L⁻¹` solved at once (16 micro-panels): wide enough for a matrix-matrix solve.
+const GROUP: usize = 16 * MR;
+
+/// `L⁻¹` in micro-panels (see [`Batched::panels`]), and where each starts. Row `r` of `L⁻¹` is
+/// `xᵀ` with `Lᵀx = e_r`, zero past `r`, so each group of rows is one triangular solve over
+/// the leading block of `Lᵀ`, written straight into its panels; the groups run in parallel.
+fn pack_inverse(l: MatRef<'_, f64>) -> (Vec<f64>, Vec<usize>) {
+    let n = l.nrows();
+    let mut starts = vec![0];
+    for r0 in (0..n).step_by(MR) {
+        starts.push(starts[starts.len() - 1] + (r0 + MR).min(n) * MR);
+    }
+    let mut panels = vec![0.0; starts[starts.len() - 1]];
+    let mut groups = Vec::new();
+    let mut rest = panels.as_mut_slice();
+    for g0 in (0..n).step_by(GROUP) {
+        let (p0, p1) = (g0 / MR, (g0 + GROUP).min(n).div_ceil(MR));
+        let (head, tail) = rest.split_at_mut(starts[p1] - starts[p0]);
+        groups.push((g0, head));
+        rest = tail;
+    }
+    groups.into_par_iter().for_each(|(g0, out)| {
+        let g1 = (g0 + GROUP).min(n);
+        let mut x = Mat::zeros(g1, g1 - g0);
+        for i in 0..g1 - g0 {
+            x[(g0 + i, i)] = 1.0;
+        }
+        solve_upper_triangular_in_place(l.submatrix(0, 0, g1, g1).transpose(), x.as_mut(), Par::Seq);
+        let mut at = 0;
+        for r0 in (g0..g1).step_by(MR) {
+            for k in 0..(r0 + MR).min(n) {
+                for r in r0..r0 + MR {
+                    // Past the diagonal and past n: zero (as allocated).
+                    if r < g1 && k <= r {
+                        out[at] = x[(k, r - g0)];
+                    }
+                    at += 1;
+                }
+            }
+        }
+    });
+    (panels, starts)
+}
+
 /// Builds one panel of right-hand sides `c − γ(|x − x_k|)` for the points `adj` (adjusted
 /// coordinates) and returns `cᵀα` per point, with `cᵀW` into `drift`; compiled, like the
 /// kernel, for the CPU's vector instructions.
@@ -240,7 +271,8 @@ mod tests {
     use super::*;
 
     /// The batched path gives what one triangular solve per point gives, for system sizes and
-    /// point counts that fill neither the micro-panels nor the last panel.
+    /// point counts that fill neither the micro-panels, nor the groups of rows of `L⁻¹` solved
+    /// at once, nor the last panel.
     #[test]
     fn equals_solving_each_point() {
         let mut s = 7u64;
@@ -254,13 +286,14 @@ mod tests {
             (1, 3, Drift::None),
             (13, 37, Drift::RegionalLinear),
             (50, 8, Drift::None),
+            (200, 9, Drift::RegionalLinear),
         ] {
             let x: Vec<f64> = (0..n).map(|_| rnd() * 100.0).collect();
             let y: Vec<f64> = (0..n).map(|_| rnd() * 50.0).collect();
             let z: Vec<f64> = (0..n).map(|_| rnd()).collect();
             let v = Variogram::new(Model::Spherical, &[2.0, 60.0, 0.1]).unwrap();
             let p = Problem::new(&x, &y, &z, v, &drift, Anisotropy::default()).unwrap();
-            let sys = p.system(&p.gram((0..n).collect(), None)).unwrap();
+            let sys = p.system(p.gram((0..n).collect(), None)).unwrap();
             let b = Batched::new(&sys).unwrap();
             // Points anywhere, one of them on a datum.
             let mut pts: Vec<(f64, f64)> = (0..npt).map(|_| (rnd() * 120.0 - 10.0, rnd() * 60.0)).collect();

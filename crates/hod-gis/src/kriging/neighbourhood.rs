@@ -112,7 +112,7 @@ impl MovingKriging {
             Some(sys) if sys.idx == s.near => sys,
             _ => {
                 let gram = self.p.gram(s.near.clone(), s.gram.as_ref());
-                let sys = self.p.system(&gram);
+                let sys = self.p.system(gram.clone());
                 s.gram = Some(gram);
                 sys.map_err(|e| GisError::Invalid(format!("local kriging system at ({ox}, {oy}): {e}")))?
             }

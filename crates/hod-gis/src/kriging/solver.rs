@@ -422,43 +422,46 @@ impl Problem {
 
     /// Factorises the system over the data `idx` (ascending, distinct): in covariance form for
     /// models with a sill when it is positive definite, else PyKrige's matrix by LU.
-    pub(crate) fn system(&self, gram: &Gram) -> Result<System, GisError> {
-        let idx = &gram.idx;
+    pub(crate) fn system(&self, gram: Gram) -> Result<System, GisError> {
+        let idx = gram.idx.clone();
         let solver = match self.variogram.model.is_bounded() {
-            true => self.covariance_solver(gram),
-            false => None,
-        };
-        let solver = match solver {
-            Some(s) => s,
-            None => {
-                let lu = self.pykrige_matrix(gram).partial_piv_lu();
-                let mut dual = Mat::zeros(idx.len() + self.f.ncols(), 1);
-                for (r, &i) in idx.iter().enumerate() {
-                    dual[(r, 0)] = self.z[i];
-                }
-                lu.solve_in_place(dual.as_mut());
-                let dual: Vec<f64> = dual.col(0).iter().copied().collect();
-                if dual.iter().any(|v| !v.is_finite()) {
-                    return Err(singular());
-                }
-                Solver::Lu { lu, dual }
-            }
+            true => match self.covariance_solver(&idx, gram.g) {
+                Some(s) => s,
+                // The failed Cholesky factorisation overwrote the semivariances.
+                None => self.lu_solver(&self.gram(idx.clone(), None))?,
+            },
+            false => self.lu_solver(&gram)?,
         };
         Ok(System {
             x: idx.iter().map(|&i| self.ax[i]).collect(),
             y: idx.iter().map(|&i| self.ay[i]).collect(),
-            idx: idx.clone(),
+            idx,
             solver,
         })
     }
 
-    fn covariance_solver(&self, gram: &Gram) -> Option<Solver> {
-        let idx = &gram.idx;
+    /// PyKrige's matrix by LU, with the dual weights `A⁻¹ [z; 0]`.
+    fn lu_solver(&self, gram: &Gram) -> Result<Solver, GisError> {
+        let lu = self.pykrige_matrix(gram).partial_piv_lu();
+        let mut dual = Mat::zeros(gram.idx.len() + self.f.ncols(), 1);
+        for (r, &i) in gram.idx.iter().enumerate() {
+            dual[(r, 0)] = self.z[i];
+        }
+        lu.solve_in_place(dual.as_mut());
+        let dual: Vec<f64> = dual.col(0).iter().copied().collect();
+        if dual.iter().any(|v| !v.is_finite()) {
+            return Err(singular());
+        }
+        Ok(Solver::Lu { lu, dual })
+    }
+
+    /// The covariance form over the data `idx`, factorised in place of their semivariances
+    /// `cmat` (lower triangle); `None` where it is not positive definite.
+    fn covariance_solver(&self, idx: &[usize], mut cmat: Mat<f64>) -> Option<Solver> {
         let n = idx.len();
         let p = self.f.ncols();
         let c = self.variogram.params[0] + self.variogram.nugget();
         // The Cholesky factorisation reads the lower triangle only (γ = 0 on the diagonal).
-        let mut cmat = gram.g.clone();
         for b in 0..n {
             for v in &mut cmat.col_as_slice_mut(b)[b..] {
                 *v = c - *v;
@@ -708,7 +711,7 @@ impl Kriging {
         anisotropy: Anisotropy,
     ) -> Result<Kriging, GisError> {
         let p = Problem::new(x, y, z, variogram, drift, anisotropy)?;
-        let system = p.system(&p.gram((0..p.len()).collect(), None))?;
+        let system = p.system(p.gram((0..p.len()).collect(), None))?;
         let batched = Batched::new(&system);
         Ok(Kriging { p, system, batched })
     }
