@@ -22,6 +22,7 @@ use faer::linalg::solvers::{DenseSolveCore, PartialPivLu, Solve};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Accum, ColRef, Mat, MatRef, Par};
 use rayon::prelude::*;
+use std::sync::{Mutex, PoisonError};
 
 /// PyKrige's `eps`: a prediction point this close to a datum gets γ = 0 there, so the
 /// estimate honours the datum exactly even with a nugget (PyKrige's `exact_values=True`).
@@ -759,8 +760,14 @@ impl Predict for Kriging {
         // A few blocks per thread for balance; each block's right-hand sides (n × len) are
         // built once and then stream through the cache against all of L⁻¹.
         let len = (npt / (4 * threads).max(1)).clamp(NR, BATCH).next_multiple_of(NR);
+        // Right-hand sides are built into one buffer per thread, reused from block to block (a
+        // fresh one would page-fault its megabytes in each time) and freed with this call.
+        let scratch: Vec<Mutex<Vec<f64>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
         in_blocks(npt, len, at, |pts, zc, vc| {
-            SCRATCH.with_borrow_mut(|g| b.predict(&self.p, pts, zc, vc, g))
+            let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+            // Only this thread takes its slot; a poisoned lock still holds a usable buffer.
+            let mut g = scratch[slot].lock().unwrap_or_else(PoisonError::into_inner);
+            b.predict(&self.p, pts, zc, vc, &mut g)
         })
     }
 }
@@ -768,12 +775,6 @@ impl Predict for Kriging {
 /// Points per block of batched prediction (an n × 256 block of right-hand sides is 2 MB for
 /// n = 1000).
 const BATCH: usize = 256;
-
-thread_local! {
-    /// Right-hand sides of batched prediction, reused from block to block (a fresh block
-    /// would page-fault its megabytes in again each time).
-    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 fn dot(a: ColRef<'_, f64>, b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(s, t)| s * t).sum()
