@@ -22,7 +22,7 @@ use faer::linalg::solvers::{DenseSolveCore, PartialPivLu, Solve};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Accum, ColRef, Mat, MatRef, Par};
 use rayon::prelude::*;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// PyKrige's `eps`: a prediction point this close to a datum gets γ = 0 there, so the
 /// estimate honours the datum exactly even with a nugget (PyKrige's `exact_values=True`).
@@ -306,8 +306,9 @@ pub(crate) fn in_blocks(
 pub struct Kriging {
     pub(crate) p: Problem,
     system: System,
-    /// For a covariance system: what predicting many points at once needs.
-    batched: Option<Batched>,
+    /// For a covariance system: what predicting many points at once needs, built by the
+    /// first prediction of that many.
+    batched: OnceLock<Option<Batched>>,
 }
 
 impl Problem {
@@ -566,7 +567,7 @@ fn singular() -> GisError {
 
 /// Systems this large factorise on all threads; the small local systems of a moving
 /// neighbourhood, already one per thread, stay sequential.
-pub(crate) fn par_for(n: usize) -> Par {
+fn par_for(n: usize) -> Par {
     if n >= 256 { Par::rayon(0) } else { Par::Seq }
 }
 
@@ -713,8 +714,11 @@ impl Kriging {
     ) -> Result<Kriging, GisError> {
         let p = Problem::new(x, y, z, variogram, drift, anisotropy)?;
         let system = p.system(p.gram((0..p.len()).collect(), None))?;
-        let batched = Batched::new(&system);
-        Ok(Kriging { p, system, batched })
+        Ok(Kriging {
+            p,
+            system,
+            batched: OnceLock::new(),
+        })
     }
 
     /// Number of data points.
@@ -748,7 +752,13 @@ impl Predict for Kriging {
         at: &(dyn Fn(usize) -> (f64, f64) + Sync),
     ) -> Result<Prediction, GisError> {
         let threads = rayon::current_num_threads();
-        let Some(b) = &self.batched else {
+        // Forming L⁻¹ costs about what solving n/3 points one by one does: worth it from n
+        // points on, and not at all for cross-validation or the weights of one point.
+        let batched = match npt >= self.p.len() {
+            true => self.batched.get_or_init(|| Batched::new(&self.system)).as_ref(),
+            false => None,
+        };
+        let Some(b) = batched else {
             // Wide blocks make the triangular solve a matrix-matrix product (faer's TRSM runs
             // at its GEMM speed from a few hundred columns); keep a few blocks per thread for
             // small inputs.
